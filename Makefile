@@ -1,0 +1,11 @@
+# Two entry points; both create or reuse .venv with the pinned environment.
+.PHONY: book test clean
+
+book:  ## build the HTML book into _build/html (executes every chapter)
+	bash scripts/build-book.sh
+
+test:  ## unit tests + book build + every chapter under nbval + built-HTML checks
+	bash scripts/test.sh
+
+clean:
+	rm -rf _build book/_static/mathjax

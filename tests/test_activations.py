@@ -1,0 +1,147 @@
+"""Chapter 03: activations agree across numpy (closed form), PyTorch and Keras (autodiff)."""
+import numpy as np
+import pytest
+
+from kexue.activations import numpy_ref as R
+
+torch = pytest.importorskip("torch")
+K = pytest.importorskip("kexue.activations.keras")
+T = pytest.importorskip("kexue.activations.torch")
+
+GRID = np.linspace(-8, 8, 161)
+TOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("name", R.NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_and_derivatives_agree(name, dtype):
+    x = GRID.astype(dtype)
+    tol = TOL[dtype]
+    ref, dref = R.activation(name, x), R.derivative(name, x)
+    assert ref.dtype == dtype
+    np.testing.assert_allclose(T.activation(name, torch.tensor(x)).numpy(), ref, atol=tol, rtol=tol)
+    np.testing.assert_allclose(np.asarray(K.activation(name, x)), ref, atol=tol, rtol=tol)
+    np.testing.assert_allclose(T.derivative(name, torch.tensor(x)).numpy(), dref, atol=tol, rtol=tol)
+    np.testing.assert_allclose(np.asarray(K.derivative(name, x)), dref, atol=tol, rtol=tol)
+
+
+def test_derivative_matches_finite_differences():
+    x = np.linspace(-5, 5, 41) + 0.013  # avoid the kink of relu at 0
+    h = 1e-6
+    for name in R.NAMES:
+        fd = (R.activation(name, x + h) - R.activation(name, x - h)) / (2 * h)
+        np.testing.assert_allclose(R.derivative(name, x), fd, atol=1e-7)
+
+
+def test_xmin_forms_agree_and_shape_facts():
+    x = np.linspace(-20, 20, 4001)
+    naive = x * np.minimum(1, np.exp(x))
+    alt = x + np.maximum(x * np.exp(-np.abs(x)) - x, 0)
+    np.testing.assert_allclose(R.xmin(x), naive, atol=2e-15)
+    np.testing.assert_allclose(R.xmin(x), alt, atol=2e-15)
+    fine = np.linspace(-3, 0, 300001)
+    i = np.argmin(R.xmin(fine))
+    assert abs(fine[i] + 1) < 1e-5 and abs(R.xmin(fine)[i] + np.exp(-1)) < 1e-9
+    assert R.derivative("xmin", np.array([0.0]))[0] == 1.0
+    assert R.derivative("swish", np.array([0.0]))[0] == 0.5
+    # C^1 at 0: the one-sided slopes agree, the second derivatives do not (2 vs 0)
+    h = 1e-5
+    left = (R.xmin(np.array(0.0)) - R.xmin(np.array(-h))) / h
+    right = (R.xmin(np.array(h)) - R.xmin(np.array(0.0))) / h
+    assert abs(left - right) < 1e-4
+    second_left = (R.xmin(np.array(0.0)) - 2 * R.xmin(np.array(-h)) + R.xmin(np.array(-2 * h))) / h**2
+    assert abs(second_left - 2) < 1e-3
+
+
+@pytest.mark.parametrize("x0", [-1000.0, 100.0, 1000.0])
+def test_safe_xmin_finite_gradient_torch(x0):
+    x = torch.tensor([x0], dtype=torch.float32, requires_grad=True)
+    y = T.xmin(x)
+    y.backward()
+    assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
+    assert x.grad.item() == (1.0 if x0 > 0 else 0.0)
+
+
+@pytest.mark.parametrize("x0", [-1000.0, 100.0, 1000.0])
+def test_safe_xmin_finite_gradient_keras(x0):
+    g = np.asarray(K.derivative("xmin", np.array([x0], dtype=np.float32)))
+    v = np.asarray(K.activation("xmin", np.array([x0], dtype=np.float32)))
+    assert np.isfinite(g).all() and np.isfinite(v).all()
+
+
+def test_naive_xmin_gives_nan_gradient():
+    x = torch.tensor([100.0], requires_grad=True)
+    y = T.xmin_naive(x)
+    y.backward()
+    assert y.item() == 100.0 and torch.isnan(x.grad).all()
+    import tensorflow as tf
+
+    xt = tf.constant([100.0])
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        yt = K.xmin_naive(xt)
+    assert np.isnan(tape.gradient(yt, xt).numpy()).all()
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        R.activation("gelu", np.zeros(3))
+    with pytest.raises(ValueError, match="unknown activation"):
+        T.get("gelu")
+    with pytest.raises(ValueError, match="unknown activation"):
+        K.get("gelu")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        R.activation("relu", np.arange(3))
+    with pytest.raises(TypeError, match="floating-point"):
+        T.activation("relu", torch.arange(3))
+    with pytest.raises(TypeError, match="floating-point"):
+        K.activation("relu", np.arange(3))
+
+
+def test_sigmoid_derivative_bound_and_chain():
+    x = np.linspace(-10, 10, 20001)
+    d = R.derivative("sigmoid", x)
+    assert abs(d.max() - 0.25) < 1e-12 and abs(x[np.argmax(d)]) < 1e-9
+    rng = np.random.default_rng(0)
+    assert np.prod(R.derivative("sigmoid", rng.standard_normal(10))) <= 4.0 ** -10
+
+
+def test_swish_is_tied_glu():
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    np.testing.assert_allclose(R.glu(x, w, b, w, b), R.activation("swish", x @ w + b), atol=1e-14)
+    w2 = rng.standard_normal((4, 3))
+    assert np.abs(R.glu(x, w, b, w2, b) - R.activation("swish", x @ w + b)).max() > 1e-3
+
+
+def test_float_roundtrip_is_not_additive():
+    g = R.float32_roundtrip
+    assert g(np.float32(0.3)) == np.float32(0.30078125)
+    assert g(np.float32(1e-4)) == 0
+    assert g(np.float32(0.3)) + g(np.float32(0.3)) != g(np.float32(0.6))
+
+
+def test_layer_gradients_numpy_vs_autograd():
+    rng = np.random.default_rng(0)
+    for name in ("sigmoid", "xmin"):
+        ours = R.mlp_layer_gradients(name, depth=6, width=16, batch=32, seed=0)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((32, 16))
+        ws = [R.glorot_uniform(rng, 16, 16) for _ in range(6)]
+        np.testing.assert_allclose(ours, T.mlp_layer_gradients(name, ws, x), rtol=1e-10)
+
+
+def test_vanishing_gradient_ratio():
+    for seed in range(3):
+        r = {n: (lambda g: g[0] / g[-1])(R.mlp_layer_gradients(n, depth=15, width=64, seed=seed))
+             for n in ("sigmoid", "relu", "swish", "xmin")}
+        assert r["sigmoid"] < 1e-6
+        assert min(r["relu"], r["swish"], r["xmin"]) > 1e-2
+
+
+def test_zero_gradient_fraction():
+    z = np.random.default_rng(0).standard_normal(200_000)
+    assert abs(R.zero_gradient_fraction("relu", z) - 0.5) < 0.005
+    assert R.zero_gradient_fraction("swish", z) == 0 and R.zero_gradient_fraction("xmin", z) == 0
+    assert abs(R.zero_gradient_fraction("swish", z, 0.05) - 0.081) < 0.005
+    assert abs(R.zero_gradient_fraction("xmin", z, 0.05) - 0.066) < 0.005
