@@ -7,6 +7,6 @@ scripts/setup-venv.sh
 # MathJax is served from the book itself: copy it out of the pinned django-static-mathjax package.
 mj=$(python -c 'import importlib.util, pathlib; s = importlib.util.find_spec("mathjax"); print(pathlib.Path(list(s.submodule_search_locations)[0], "static", "mathjax", "es5"))')
 [ -f "$mj/tex-chtml.js" ] || { echo "MathJax not found at $mj: run scripts/setup-venv.sh" >&2; exit 1; }
-rm -rf book/_static/mathjax && mkdir -p book/_static && cp -r "$mj" book/_static/mathjax
+rm -rf _build/html book/_static/mathjax && mkdir -p book/_static && cp -r "$mj" book/_static/mathjax
 jupyter-book build . --builder html -W --keep-going "$@"
 echo "book: $(pwd)/_build/html/index.html"

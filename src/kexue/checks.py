@@ -11,8 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def assert_close(actual, expected, *, atol: float, rtol: float = 0.0, what: str) -> float:
-    """Assert ``|actual - expected| <= atol + rtol*|expected|`` elementwise; print and return max|Δ|."""
+def assert_close(actual, expected, *, atol: float, rtol: float = 0.0, what: str) -> None:
+    """Assert ``|actual - expected| <= atol + rtol*|expected|`` elementwise and print max|Δ|.
+
+    Returns nothing, so a check as a cell's last line displays only its printed line.
+    """
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)
     if a.shape != b.shape:
@@ -25,7 +28,6 @@ def assert_close(actual, expected, *, atol: float, rtol: float = 0.0, what: str)
     if not ok:
         raise AssertionError(f"{what}: max|Δ| = {diff:.3e} exceeds {tol}")
     print(f"✓ {what}: max|Δ| = {diff:.1e} ({tol})")
-    return diff
 
 
 def check(condition: bool, what: str) -> None:

@@ -7,6 +7,8 @@ chapter prints the same output as the first.  See ``book/conventions.md``.
 """
 from __future__ import annotations
 
+import io
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -17,12 +19,31 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 
+class _FinalLineOnly(tqdm):
+    """A bar that draws nothing while running and prints its final state as one line."""
+
+    def close(self) -> None:
+        if self.disable:
+            return
+        line = str(self)
+        super().close()
+        print(line, file=sys.stdout, flush=True)
+
+
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str | None = None,
              unit: str = "it", **kwargs) -> tqdm:
-    """A ``tqdm`` bar on stdout, fixed width, refreshed at most once a second."""
+    """A ``tqdm`` bar on stdout, fixed width, refreshed at most once a second.
+
+    When the environment sets ``KEXUE_PROGRESS=final`` (the book build and the
+    test suite do), the bar prints only its final state, as one line, so the
+    rendered page shows a finished bar instead of every intermediate redraw.
+    """
     options = dict(file=sys.stdout, mininterval=1.0, ncols=88, leave=True, unit=unit, desc=desc,
                    total=total, ascii=False)
     options.update(kwargs)
+    if os.environ.get("KEXUE_PROGRESS") == "final":
+        options["file"] = io.StringIO()
+        return _FinalLineOnly(iterable, **options)
     return tqdm(iterable, **options)
 
 
