@@ -33,6 +33,7 @@ def test_seed_torch_and_tensorflow():
     assert torch.equal(torch.rand(3), t1)
     assert np.array_equal(tf.random.uniform((3,)).numpy(), f1)
     assert torch.are_deterministic_algorithms_enabled()
+    assert torch.utils.deterministic.fill_uninitialized_memory is False
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])

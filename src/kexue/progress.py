@@ -18,6 +18,9 @@ from tqdm import tqdm
 
 T = TypeVar("T")
 
+#: a fixed-width bar; the bracket holds everything that varies between runs
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
 
 class _FinalLineOnly(tqdm):
     """A bar that draws nothing while running and prints its final state as one line."""
@@ -32,14 +35,17 @@ class _FinalLineOnly(tqdm):
 
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str | None = None,
              unit: str = "it", **kwargs) -> tqdm:
-    """A ``tqdm`` bar on stdout, fixed width, refreshed at most once a second.
+    """A ``tqdm`` bar on stdout with a fixed 20-column bar, refreshed at most once a second.
+
+    The bar's width does not depend on the length of the rate text, so two runs
+    draw the same bar and differ only inside the masked ``[elapsed<remaining, rate]``.
 
     When the environment sets ``KEXUE_PROGRESS=final`` (the book build and the
     test suite do), the bar prints only its final state, as one line, so the
     rendered page shows a finished bar instead of every intermediate redraw.
     """
-    options = dict(file=sys.stdout, mininterval=1.0, ncols=88, leave=True, unit=unit, desc=desc,
-                   total=total, ascii=False)
+    options = dict(file=sys.stdout, mininterval=1.0, leave=True, unit=unit, desc=desc,
+                   total=total, ascii=False, bar_format=BAR_FORMAT)
     options.update(kwargs)
     if os.environ.get("KEXUE_PROGRESS") == "final":
         options["file"] = io.StringIO()

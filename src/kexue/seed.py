@@ -56,6 +56,9 @@ def seed_everything(
         torch.manual_seed(seed)
         if deterministic:
             torch.use_deterministic_algorithms(True)
+            # deterministic mode also fills every new tensor with NaN by default, which slows
+            # routing-style code several-fold and changes no result of correct code
+            torch.utils.deterministic.fill_uninitialized_memory = False
         seeded.append("torch")
     if "tensorflow" in names:
         import keras
