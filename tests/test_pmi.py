@@ -1,0 +1,240 @@
+"""Tests for kexue.pmi (chapter 04, PMI word vectors / "simpler GloVe")."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+from scipy.stats import spearmanr
+
+from kexue import pmi
+
+
+def random_corpus(seed: int, n_sent: int = 40, vocab_size: int = 15) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    words = [f"w{k}" for k in range(vocab_size)]
+    p = 1.0 / np.arange(1, vocab_size + 1)
+    p /= p.sum()
+    return [[words[k] for k in rng.choice(vocab_size, size=rng.integers(0, 12), p=p)] for _ in range(n_sent)]
+
+
+# ----------------------------------------------------------------------------- counting
+def test_tiny_corpus_by_hand():
+    voc = pmi.build_vocab([["a", "b", "a", "c"]])
+    assert voc.words == ["a", "b", "c"]
+    X = pmi.cooccurrence([["a", "b", "a", "c"]], voc, window=2).toarray()
+    # pairs within distance 2: (a,b) twice, (a,a) skipped, (b,c) once, (a,c) once
+    expected = np.array([[0, 2, 1], [2, 0, 1], [1, 1, 0]], dtype=float)
+    np.testing.assert_array_equal(X, expected)
+
+
+def test_window_edges():
+    sent = [["x", "y", "z", "u"]]
+    voc = pmi.build_vocab(sent)
+    for window, n_pairs in ((1, 3), (2, 5), (3, 6), (10, 6)):
+        X = pmi.cooccurrence(sent, voc, window)
+        assert X.sum() == 2 * n_pairs, window
+    X = pmi.cooccurrence(sent, voc, 2).toarray()
+    assert X[voc.index["x"], voc.index["z"]] == 1
+    assert X[voc.index["x"], voc.index["u"]] == 0  # distance 3 is outside window 2
+
+
+def test_sentences_do_not_mix():
+    sents = [["a", "b"], ["c", "d"]]
+    voc = pmi.build_vocab(sents)
+    X = pmi.cooccurrence(sents, voc, 5).toarray()
+    assert X[voc.index["b"], voc.index["c"]] == 0
+    assert X.sum() == 4
+
+
+@pytest.mark.parametrize("seed,window,min_count", [(0, 1, 1), (1, 2, 2), (2, 4, 3), (3, 7, 1)])
+def test_counts_match_brute_force(seed, window, min_count):
+    corpus = random_corpus(seed)
+    voc = pmi.build_vocab(corpus, min_count)
+    X = pmi.cooccurrence(corpus, voc, window)
+    loop = pmi.cooccurrence_loop(corpus, voc, window)
+    dense = np.zeros((len(voc), len(voc)))
+    for (a, b), c in loop.items():
+        dense[a, b] = c
+    np.testing.assert_array_equal(X.toarray(), dense)
+    assert np.all(X.diagonal() == 0)
+    assert (abs(X - X.T)).nnz == 0
+
+
+def test_oov_words_are_removed_before_windowing():
+    corpus = [["a", "rare", "b"], ["a", "b"]]
+    voc = pmi.build_vocab(corpus, min_count=2)
+    X = pmi.cooccurrence(corpus, voc, window=1).toarray()
+    assert X[voc.index["a"], voc.index["b"]] == 2
+
+
+# ----------------------------------------------------------------------------- PMI
+def test_pmi_matches_dense_formula():
+    corpus = random_corpus(5, n_sent=80)
+    voc = pmi.build_vocab(corpus)
+    X = pmi.cooccurrence(corpus, voc, 3)
+    P = pmi.pmi_pairs(X, voc.counts)
+    D = X.toarray()
+    pj = D / D.sum()
+    pw = voc.counts / voc.counts.sum()
+    expected = np.log(pj[P.i, P.j] / (pw[P.i] * pw[P.j]))
+    np.testing.assert_allclose(P.pmi, expected, atol=1e-12)
+    assert np.all(P.i < P.j) and len(P) == X.nnz // 2
+    M = pmi.ppmi_matrix(X, voc.counts).toarray()
+    np.testing.assert_allclose(M[P.i, P.j], np.maximum(expected, 0), atol=1e-12)
+    np.testing.assert_allclose(M, M.T, atol=1e-12)
+
+
+def test_weight():
+    x = np.array([1.0, 50.0, 100.0, 1000.0])
+    np.testing.assert_allclose(pmi.glove_weight(x), (x / 100) ** 0.75)
+    np.testing.assert_allclose(pmi.glove_weight(x, truncate=True), np.minimum((x / 100) ** 0.75, 1))
+
+
+# ----------------------------------------------------------------------------- training
+def test_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((7, 3))
+    i = np.array([0, 1, 2, 0, 5, 0])
+    j = np.array([1, 2, 3, 4, 6, 1])  # a repeated pair
+    t, w = rng.standard_normal(6), rng.random(6)
+    g = pmi.simpler_glove_grad(V, i, j, t, w)
+    num = np.zeros_like(V)
+    h = 1e-6
+    for idx in np.ndindex(V.shape):
+        e = np.zeros_like(V)
+        e[idx] = h
+        num[idx] = (pmi.simpler_glove_loss(V + e, i, j, t, w) - pmi.simpler_glove_loss(V - e, i, j, t, w)) / (2 * h)
+    np.testing.assert_allclose(g, num, atol=1e-7)
+
+
+def test_planted_pmi_is_recovered():
+    Vt, P = pmi.planted_pmi(120, rank=6, seed=0)
+    V, hist = pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1)
+    assert hist[-1] < hist[0] * 1e-3
+    assert pmi.pair_correlation(V, P.i, P.j, P.pmi) > 0.999
+    # self-pairs were never fitted, yet the squared norms follow the planted diagonal
+    rho = spearmanr((V * V).sum(1), (Vt * Vt).sum(1)).statistic
+    assert rho > 0.9
+
+
+def test_minibatch_training_decreases_loss_and_is_seeded():
+    Vt, P = pmi.planted_pmi(60, rank=4, seed=2)
+    V1, h1 = pmi.train_simpler_glove(P, 60, 4, epochs=5, batch_size=256, seed=3)
+    V2, h2 = pmi.train_simpler_glove(P, 60, 4, epochs=5, batch_size=256, seed=3)
+    np.testing.assert_array_equal(V1, V2)
+    assert h1[-1] < h1[0]
+
+
+def test_torch_trainer_matches_numpy():
+    pytest.importorskip("torch")
+    import torch
+
+    from kexue.pmi.torch import train_simpler_glove_torch
+
+    corpus = random_corpus(7, n_sent=60, vocab_size=25)
+    voc = pmi.build_vocab(corpus)
+    P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 3), voc.counts)
+    kw = dict(epochs=3, batch_size=32, seed=4, lr=0.1)
+    Vn, hn = pmi.train_simpler_glove(P, len(voc), 5, **kw)
+    Vt, ht = train_simpler_glove_torch(P, len(voc), 5, dtype=torch.float64, **kw)
+    np.testing.assert_allclose(Vt, Vn, atol=1e-10)
+    np.testing.assert_allclose(ht, hn, rtol=1e-10)
+
+
+def test_norms_track_importance_on_topic_corpus():
+    corpus, stop = pmi.topic_corpus(n_sentences=1500, seed=0)
+    voc = pmi.build_vocab(corpus, 1)
+    P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 5), voc.counts)
+    V, _ = pmi.train_simpler_glove(P, len(voc), 16, epochs=300, batch_size=None, seed=0)
+    norms = np.linalg.norm(V, axis=1)
+    is_stop = np.array([w in stop for w in voc.words])
+    assert norms[is_stop].mean() < 0.6 * norms[~is_stop].mean()
+    smallest = np.argsort(norms)[:20]
+    assert is_stop[smallest].sum() >= 15
+
+
+# ----------------------------------------------------------------------------- GloVe's degeneracy
+def test_glove_translation_invariance():
+    rng = np.random.default_rng(0)
+    n, d = 30, 4
+    W, Wc = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    b, bc = rng.standard_normal(n), rng.standard_normal(n)
+    i, j = np.triu_indices(n, 1)
+    logx, lam = rng.standard_normal(len(i)), rng.random(len(i))
+    base = pmi.glove_loss(W, Wc, b, bc, i, j, logx, lam)
+    cos_prev = None
+    for scale in (1.0, 10.0, 100.0):
+        c = scale * rng.standard_normal(d)
+        W2, Wc2, b2, bc2 = pmi.glove_translate(W, Wc, b, bc, c)
+        assert abs(pmi.glove_loss(W2, Wc2, b2, bc2, i, j, logx, lam) - base) <= 1e-9 * max(1.0, scale**2) * base
+        U = W2 / np.linalg.norm(W2, axis=1, keepdims=True)
+        cos = (U @ U.T)[np.triu_indices(n, 1)].mean()
+        if cos_prev is not None:
+            assert cos > cos_prev
+        cos_prev = cos
+    assert cos_prev > 0.99
+    # without biases the same shift changes the simpler-GloVe loss
+    c = rng.standard_normal(d)
+    assert pmi.simpler_glove_loss(W + c, i, j, logx, lam) != pytest.approx(pmi.simpler_glove_loss(W, i, j, logx, lam))
+
+
+# ----------------------------------------------------------------------------- baseline and applications
+def test_svd_vectors_recover_a_psd_low_rank_matrix():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((200, 5))
+    M = sparse.csr_matrix(A @ A.T)
+    V = pmi.svd_vectors(M, 5, seed=1)
+    np.testing.assert_allclose(V @ V.T, A @ A.T, atol=1e-8)
+    np.testing.assert_array_equal(V, pmi.svd_vectors(M, 5, seed=1))
+
+
+def test_neighbours_analogy_keywords():
+    V = np.array([[1.0, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.2], [0, 0, 1]])
+    top, sims = pmi.neighbours(V, 0, topn=2)
+    assert top[0] == 1 and 0 not in top and sims[0] > sims[1]
+    top, _ = pmi.analogy(V, 0, 1, 2, topn=2)
+    assert not set(top) & {0, 1, 2}
+    ids = [0, 2, 2, 4]
+    words, scores = pmi.keywords(V, ids)
+    assert sorted(words) == [0, 2, 4]
+    np.testing.assert_allclose(scores, [sum(V[k] @ V[w] for k in ids) for w in words])
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input():
+    corpus = [["a", "b", "c"], ["a", "b"]]
+    voc = pmi.build_vocab(corpus)
+    with pytest.raises(ValueError, match="window"):
+        pmi.cooccurrence(corpus, voc, 0)
+    with pytest.raises(ValueError, match="window"):
+        pmi.cooccurrence_loop(corpus, voc, 0)
+    with pytest.raises(ValueError, match="empty"):
+        pmi.build_vocab([])
+    with pytest.raises(ValueError, match="empty"):
+        pmi.build_vocab([[], []])
+    with pytest.raises(ValueError, match="not a string"):
+        pmi.build_vocab(["a b c"])
+    with pytest.raises(ValueError, match="min_count"):
+        pmi.build_vocab(corpus, min_count=5)
+    P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 2), voc.counts)
+    with pytest.raises(ValueError, match="vocabulary size"):
+        pmi.train_simpler_glove(P, len(voc), 4)
+    with pytest.raises(ValueError, match="vocabulary size"):
+        pmi.init_vectors(3, 4, 0)
+    with pytest.raises(ValueError, match="epochs"):
+        pmi.train_simpler_glove(P, len(voc), 2, epochs=0)
+    with pytest.raises(ValueError, match="no co-occurring"):
+        pmi.pmi_pairs(pmi.cooccurrence([["a"], ["b"]], pmi.build_vocab([["a"], ["b"]]), 2), np.array([1, 1]))
+    with pytest.raises(ValueError, match="in-vocabulary"):
+        pmi.keywords(np.ones((3, 2)), [])
+
+
+def test_norm_vs_logp():
+    V = np.array([[3.0, 0.0], [0.0, 2.0], [1.0, 0.0]])
+    counts = np.array([1, 10, 100])
+    neglogp, sq, rho = pmi.norm_vs_logp(V, counts)
+    np.testing.assert_allclose(neglogp, -np.log(counts / counts.sum()))
+    np.testing.assert_allclose(sq, [9.0, 4.0, 1.0])
+    assert rho == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one count per vector"):
+        pmi.norm_vs_logp(V, counts[:2])
