@@ -1,0 +1,55 @@
+"""Chapter 05: the word-segmentation helpers (data preparation, metrics, a few training steps)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from kexue.crf import segmenter as S  # noqa: E402
+
+
+def test_chunk_cuts_at_word_boundaries():
+    chars, tags = "今天天气不错啊", "bebesss"
+    pieces = S.chunk(chars, tags, 3)
+    assert "".join(c for c, _ in pieces) == chars
+    assert all(len(c) <= 3 for c, _ in pieces)
+    assert all(t[-1] in "es" for _, t in pieces)
+    with pytest.raises(ValueError, match="max_len"):
+        S.chunk(chars, tags, 0)
+
+
+def test_evaluate_counts_words_and_illegal_transitions():
+    gold = [("今天天气不错", "bebess")]
+    perfect = S.evaluate(gold, ["bebess"])
+    assert perfect == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "illegal": 0}
+    # 今天/天气不错 (one word right of two predicted, four gold) and one illegal pair (b→s)
+    r = S.evaluate(gold, ["bebmme"])
+    assert r["precision"] == 0.5 and r["recall"] == 0.25 and r["illegal"] == 0
+    assert S.evaluate(gold, ["bbbbbb"])["illegal"] == 6
+    with pytest.raises(ValueError, match="gold sentences"):
+        S.evaluate(gold, [])
+
+
+def test_encode_tags_rejects_unknown():
+    np.testing.assert_array_equal(S.encode_tags("sbme"), [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="s/b/m/e"):
+        S.encode_tags("sx")
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_a_few_steps_reduce_the_loss_and_decode_legally(use_crf):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    # synthetic corpus: words of length 1-3 drawn from a tiny vocabulary
+    chunks = []
+    for _ in range(64):
+        lens = rng.integers(1, 4, size=8)
+        tags = "".join("s" if n == 1 else "b" + "m" * (n - 2) + "e" for n in lens)
+        ids = np.array([2 + "sbme".index(t) * 3 + rng.integers(0, 3) for t in tags])
+        chunks.append((ids, S.encode_tags(tags)))
+    model = S.Tagger(16, use_crf=use_crf, dim=16, channels=16)
+    losses = S.train(model, chunks, epochs=6, batch_size=16, lr=1e-2, crf_lr=5e-2, seed=0, desc=None)
+    assert len(losses) == 24 and np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4])
+    ids, mask = S.pad_batch([c[0] for c in chunks[:8]], S.PAD)
+    pred = model.predict(ids, mask)
+    assert pred.shape == ids.shape and bool((pred[~mask] == -1).all())
