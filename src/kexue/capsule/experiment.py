@@ -1,0 +1,260 @@
+"""The post's experiment: train on single MNIST digits, test on pairs of digits (chapter 07).
+
+Shared by the chapter (live, reduced scale), ``experiments/capsule_two_digits.py``
+(full scale) and chapter 08 (which reruns it with another routing)::
+
+    from kexue.capsule.experiment import Config, load_data, run
+    cfg = Config(n_train=20000, width=0.5, epochs_cnn=4, epochs_caps=3, routing="kmeans")
+    results = run(cfg, kinds=("caps",))          # {"caps": {"mnist_acc": ..., "acc1": ..., ...}}
+
+Set-up (https://kexue.fm/archives/4819 and the author's ``capsule_test.py``):
+
+* trunk: Conv(64)→Conv(64)→AvgPool(2)→Conv(128)→Conv(128), 3×3 valid, ReLU
+  (channel counts times ``Config.width``);
+* ``"cnn"`` head: global average pooling → Dense(128, ReLU) → Dense(10, sigmoid);
+* ``"caps"`` head: every position of the feature map is one input capsule
+  (64 for 28×28, 176 for 56×28) → shared-weight ``Capsule(10, 16, 3)`` →
+  capsule lengths as the 10 scores;
+* margin loss 0.9 / 0.1 / 0.25, Adam, batch 128;
+* two-digit test set: each test image stacked above a randomly chosen other
+  test image of a *different* label (56×28); the answer is the set of the two
+  labels.  ``acc1``: the two top scores are the right pair; ``acc2``: ``acc1``
+  and the second score > 0.5.
+
+Weights are Glorot-uniform with zero biases (the Keras defaults of the post).
+"""
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from kexue.capsule.numpy_ref import check_routing
+from kexue.capsule.torch import Capsule, margin_loss
+from kexue.data import load_mnist
+from kexue.progress import progress
+from kexue.seed import seed_everything
+
+KINDS = ("cnn", "caps")
+
+
+@dataclass
+class Config:
+    """One configuration of the experiment; the defaults are the post's full scale.
+
+    ``n_train`` / ``n_test``: seeded MNIST subsets (``None`` = all 60,000 / 10,000);
+    ``width``: multiplier of the trunk's channel counts (1.0 = 64/128);
+    ``epochs_cnn`` / ``epochs_caps``: the post trains the CNN 20 and the capsule model 10 epochs;
+    ``routing`` / ``routings``: the capsule head's routing variant and passes;
+    ``seed``: data subset, pairing, initialisation and batch order.
+    """
+
+    n_train: int | None = None
+    n_test: int | None = None
+    width: float = 1.0
+    epochs_cnn: int = 20
+    epochs_caps: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    routing: str = "post"
+    routings: int = 3
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        check_routing(self.routing, self.routings)
+        if self.width <= 0 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"width, batch_size and lr must be positive, got {self.width}, {self.batch_size}, {self.lr}")
+        if self.epochs_cnn < 0 or self.epochs_caps < 0:
+            raise ValueError("epochs must be >= 0")
+
+    def epochs(self, kind: str) -> int:
+        return self.epochs_cnn if kind == "cnn" else self.epochs_caps
+
+
+# ----------------------------------------------------------------------------- data and metrics
+def two_digit_set(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack each image above a random partner: ``(images (N, 2H, W), pairs (N, 2) sorted, index (N, 2))``.
+
+    Pairs with equal labels are dropped, as in the post, so N is about 90% of len(x).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 3 or len(x) != len(y):
+        raise ValueError(f"need images (N, H, W) and N labels, got {x.shape} and {y.shape}")
+    partner = np.random.default_rng(seed).permutation(len(x))
+    keep = y != y[partner]
+    top, bottom = np.nonzero(keep)[0], partner[keep]
+    images = np.concatenate([x[top], x[bottom]], axis=1)
+    pairs = np.sort(np.stack([y[top], y[bottom]], axis=1), axis=1)
+    return images, pairs, np.stack([top, bottom], axis=1)
+
+
+def two_digit_metrics(scores: np.ndarray, pairs: np.ndarray, threshold: float = 0.5) -> tuple[float, float]:
+    """``(acc1, acc2)``: top-2 classes equal the pair; and additionally the 2nd score > threshold."""
+    scores, pairs = np.asarray(scores), np.asarray(pairs)
+    if scores.ndim != 2 or pairs.shape != (len(scores), 2):
+        raise ValueError(f"need scores (N, K) and pairs (N, 2), got {scores.shape} and {pairs.shape}")
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :2]
+    hit = np.all(np.sort(order, axis=1) == np.sort(pairs, axis=1), axis=1)
+    second = np.take_along_axis(scores, order[:, 1:2], axis=1)[:, 0]
+    return float(hit.mean()), float((hit & (second > threshold)).mean())
+
+
+def load_data(cfg: Config) -> dict[str, np.ndarray]:
+    """MNIST (float32 in [0, 1]) and its two-digit test set for ``cfg``."""
+    x_tr, y_tr, x_te, y_te = load_mnist(cfg.n_train, cfg.n_test, seed=cfg.seed)
+    x_tr = x_tr.astype(np.float32) / 255.0
+    x_te = x_te.astype(np.float32) / 255.0
+    x2, pairs, index = two_digit_set(x_te, y_te, seed=cfg.seed + 1)
+    return dict(x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te, x_pair=x2, pairs=pairs, pair_index=index)
+
+
+# ----------------------------------------------------------------------------- models
+class Trunk(nn.Module):
+    """Conv(c1)→Conv(c1)→AvgPool(2)→Conv(c2)→Conv(c2), 3×3 valid, ReLU; c1 = 64·width, c2 = 128·width."""
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        c1, c2 = max(1, round(64 * width)), max(1, round(128 * width))
+        self.channels = c2
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c1, 3), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(c1, c2, 3), nn.ReLU(), nn.Conv2d(c2, c2, 3), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class TwoDigitNet(nn.Module):
+    """Trunk plus a ``"cnn"`` (pooling) or ``"caps"`` (capsule) head; images (B, H, W) → scores (B, 10)."""
+
+    def __init__(self, kind: str, width: float = 1.0, routing: str = "post", routings: int = 3) -> None:
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; choose one of {KINDS}")
+        self.kind = kind
+        self.trunk = Trunk(width)
+        c = self.trunk.channels
+        if kind == "cnn":
+            self.head = nn.Sequential(nn.Linear(c, 128), nn.ReLU(), nn.Linear(128, 10), nn.Sigmoid())
+        else:
+            self.head = Capsule(c, 10, 16, routings=routings, share_weights=True, routing=routing)
+        for m in self.modules():                      # Keras defaults: Glorot-uniform, zero bias
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            x = x[:, None]
+        f = self.trunk(x)                              # (B, C, H', W')
+        if self.kind == "cnn":
+            return self.head(f.mean(dim=(2, 3)))
+        u = f.flatten(2).transpose(1, 2)              # (B, H'·W', C): one capsule per position
+        return self.head(u).norm(dim=-1)               # capsule lengths
+
+
+def fast_deterministic() -> None:
+    """Deterministic algorithms stay on, but without NaN-filling every new tensor.
+
+    ``torch.use_deterministic_algorithms(True)`` (set by :func:`kexue.seed_everything`)
+    also fills uninitialised memory, which made a capsule training step several
+    times slower; the fill is a debugging aid and does not change any result.
+    """
+    import torch.utils.deterministic
+
+    torch.utils.deterministic.fill_uninitialized_memory = False
+
+
+def build_model(kind: str, cfg: Config) -> TwoDigitNet:
+    """A freshly initialised model, seeded with ``cfg.seed``."""
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed, frameworks=["torch"])
+    fast_deterministic()
+    return TwoDigitNet(kind, cfg.width, cfg.routing, cfg.routings)
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Scores (N, 10) for images (N, H, W)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            out.append(model(torch.from_numpy(x[i:i + batch_size])).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, desc: str | None = None
+          ) -> list[float]:
+    """Adam on the margin loss; one progress bar over all batches; returns the mean loss per epoch."""
+    torch.set_num_threads(cfg.threads)
+    fast_deterministic()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    targets = np.eye(10, dtype=np.float32)[y]
+    steps = math.ceil(len(x) / cfg.batch_size)
+    history = []
+    bar = progress(total=epochs * steps, desc=desc, unit="batch")
+    for _ in range(epochs):
+        model.train()
+        order = rng.permutation(len(x))
+        total = 0.0
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(targets[idx])
+            loss = margin_loss(yb, model(xb))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            bar.update(1)
+        history.append(total / len(x))
+    bar.close()
+    return history
+
+
+def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray]) -> dict:
+    """Build, train and evaluate one model; returns its metrics, scores and timings.
+
+    Keys: ``params``, ``mnist_acc``, ``acc1``, ``acc2``, ``loss`` (per epoch),
+    ``scores_pair`` (N, 10), ``seconds_train``, ``seconds_eval``, ``model``.
+    """
+    model = build_model(kind, cfg)
+    t0 = time.perf_counter()
+    label = kind if kind == "cnn" else f"caps/{cfg.routing}"
+    loss = train(model, data["x_train"], data["y_train"], cfg.epochs(kind), cfg, desc=label)
+    t1 = time.perf_counter()
+    s_single = predict(model, data["x_test"])
+    s_pair = predict(model, data["x_pair"])
+    t2 = time.perf_counter()
+    acc1, acc2 = two_digit_metrics(s_pair, data["pairs"])
+    return dict(params=n_params(model), mnist_acc=float((s_single.argmax(1) == data["y_test"]).mean()),
+                acc1=acc1, acc2=acc2, loss=loss, scores_pair=s_pair, seconds_train=t1 - t0,
+                seconds_eval=t2 - t1, model=model)
+
+
+def run(cfg: Config, kinds: tuple[str, ...] = KINDS, data: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """:func:`run_model` for each kind on the same data; ``{kind: result}``."""
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"unknown model kind {k!r}; choose one of {KINDS}")
+    data = load_data(cfg) if data is None else data
+    return {k: run_model(k, cfg, data) for k in kinds}
+
+
+def versions() -> dict[str, str]:
+    """Library versions for a results file."""
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+
+
+def config_dict(cfg: Config) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,77 @@
+"""Tests of kexue.capsule.experiment (chapter 07's two-digit experiment), small sizes only."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from kexue.capsule import experiment as ex  # noqa: E402
+
+
+def test_two_digit_set():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(200, 28, 28)).astype(np.uint8)
+    y = rng.integers(0, 10, size=200)
+    images, pairs, index = ex.two_digit_set(x, y, seed=1)
+    assert images.shape == (len(pairs), 56, 28) and 150 < len(pairs) < 200
+    assert np.all(pairs[:, 0] < pairs[:, 1])                     # different labels, sorted
+    np.testing.assert_array_equal(images[:, :28], x[index[:, 0]])
+    np.testing.assert_array_equal(images[:, 28:], x[index[:, 1]])
+    np.testing.assert_array_equal(np.sort(y[index], axis=1), pairs)
+    a, _, _ = ex.two_digit_set(x, y, seed=1)
+    np.testing.assert_array_equal(a, images)                     # seeded
+    with pytest.raises(ValueError, match="need images"):
+        ex.two_digit_set(x[:, 0], y, seed=1)
+
+
+def test_two_digit_metrics():
+    pairs = np.array([[1, 2], [3, 4], [0, 9], [5, 6]])
+    s = np.full((4, 10), 0.05)
+    s[0, [2, 1]] = [0.9, 0.8]      # hit, confident
+    s[1, [3, 4]] = [0.9, 0.3]      # hit, second score low
+    s[2, [0, 8]] = [0.9, 0.8]      # miss
+    s[3, [6, 5, 7]] = [0.9, 0.6, 0.7]  # 7 beats 5: miss
+    acc1, acc2 = ex.two_digit_metrics(s, pairs)
+    assert (acc1, acc2) == (0.5, 0.25)
+    with pytest.raises(ValueError, match="need scores"):
+        ex.two_digit_metrics(s, pairs[:3])
+
+
+def test_parameter_counts_and_capsule_counts():
+    cfg = ex.Config()
+    cnn, caps = ex.build_model("cnn", cfg), ex.build_model("caps", cfg)
+    assert ex.n_params(cnn) == 276_810 and ex.n_params(caps) == 279_488
+    assert ex.n_params(caps.trunk) == 259_008
+    with torch.no_grad():
+        assert caps.trunk(torch.zeros(1, 1, 28, 28)).shape == (1, 128, 8, 8)        # 64 capsules
+        assert caps.trunk(torch.zeros(1, 1, 56, 28)).shape == (1, 128, 22, 8)       # 176 capsules
+        assert caps(torch.zeros(3, 56, 28)).shape == (3, 10)
+        assert cnn(torch.zeros(3, 56, 28)).shape == (3, 10)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="unknown routing"):
+        ex.Config(routing="em")
+    with pytest.raises(ValueError, match="routings must be"):
+        ex.Config(routings=0)
+    with pytest.raises(ValueError, match="unknown model kind"):
+        ex.TwoDigitNet("rnn")
+    with pytest.raises(ValueError, match="unknown model kind"):
+        ex.run(ex.Config(n_train=10, n_test=10), kinds=("rnn",))
+
+
+def test_tiny_run_is_reproducible_and_takes_the_routing(capsys):
+    cfg = ex.Config(n_train=96, n_test=40, width=0.125, epochs_cnn=1, epochs_caps=1, batch_size=32,
+                    routing="kmeans")
+    data = ex.load_data(cfg)
+    assert data["x_train"].shape == (96, 28, 28) and data["x_train"].dtype == np.float32
+    assert data["x_pair"].shape[1:] == (56, 28)
+    r1 = ex.run(cfg, data=data)
+    r2 = ex.run(cfg, kinds=("caps",), data=data)
+    assert r1["caps"]["model"].head.routing == "kmeans"
+    np.testing.assert_array_equal(r1["caps"]["scores_pair"], r2["caps"]["scores_pair"])
+    for res in r1.values():
+        assert 0.0 <= res["acc2"] <= res["acc1"] <= 1.0 and 0.0 <= res["mnist_acc"] <= 1.0
+        assert np.all(np.isfinite(res["loss"])) and res["scores_pair"].shape == (len(data["pairs"]), 10)
+    assert np.all(r1["caps"]["scores_pair"] < 1.0) and np.all(r1["caps"]["scores_pair"] >= 0.0)
