@@ -13,7 +13,7 @@ echo "== book build (executes every chapter)"
 rm -rf _build/results _build/jupyter_execute
 scripts/build-book.sh
 echo "== chapters under nbval (second execution, outputs compared)"
-python -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+python -m pytest -q -p no:cacheprovider -p kexue.nbval_plugin --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
   --nbval-cell-timeout=900 _build/jupyter_execute/chapters/*.ipynb
 echo "== built book"
 python -m pytest -q -p no:cacheprovider tests/book

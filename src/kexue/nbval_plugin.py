@@ -1,0 +1,43 @@
+"""pytest plugin for running the chapters under nbval against the book build's notebooks.
+
+The test suite (``scripts/test.sh``) compares each chapter's second execution (nbval)
+with the notebook the book build stored in ``_build/jupyter_execute``.  The build
+removes ``myst_nb.glue`` values from the stored outputs (they are pasted into the
+page's text instead), while a live kernel sends them as display data.  This plugin
+drops glue-only display data before nbval compares, so only real differences in
+output fail.  (nbval itself merges a cell's stream messages on both sides.)
+Load it with ``pytest -p kexue.nbval_plugin --nbval ...``.
+"""
+from __future__ import annotations
+
+import nbval.plugin as _nbval
+
+GLUE_MIME_PREFIX = "application/papermill.record/"
+_original = _nbval.transform_streams_for_comparison
+
+
+def normalise_outputs(outputs: list) -> list:
+    """The outputs without glue values (display data whose every MIME type is a glue record)."""
+    kept: list = []
+    for out in outputs:
+        if out.get("output_type") in ("display_data", "execute_result"):
+            data = {k: v for k, v in out.get("data", {}).items() if not k.startswith(GLUE_MIME_PREFIX)}
+            if not data:
+                continue
+            out = type(out)(out)
+            out["data"] = data
+        kept.append(out)
+    return kept
+
+
+class _Output(dict):
+    """A dict that also answers attribute access, as nbformat's NotebookNode does."""
+
+    __getattr__ = dict.__getitem__
+
+
+def _transform(outputs):
+    return _original([o if hasattr(o, "output_type") else _Output(o) for o in normalise_outputs(outputs)])
+
+
+_nbval.transform_streams_for_comparison = _transform
