@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -19,15 +18,11 @@ from pathlib import Path
 
 import torch
 
+from kexue.results import cpu_name
+
 from kexue.attention.torch import MultiHeadAttention
 
 
-def _cpu() -> str:
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
-        return names[0] if names else platform.machine()
-    except OSError:
-        return platform.machine()
 
 
 def _step(layer, x, **kw):
@@ -64,7 +59,7 @@ def bench(batch: int = 32, length: int = 128, dim: int = 128, heads: int = 8, re
     return {"setting": dict(batch=batch, length=length, dim=dim, heads=heads, threads=threads,
                             repeats=repeats, inner=inner, pass_="forward+backward"),
             "rows": rows, "torch": torch.__version__,
-            "machine": f"{_cpu()} ({os.cpu_count()} cores, shared with other jobs), "
+            "machine": f"{cpu_name()} ({os.cpu_count()} cores, shared with other jobs), "
                        f"{torch.get_num_threads()} torch thread(s), python {sys.version.split()[0]}"}
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from kexue.results import cpu_name
 
 from kexue.attention.torch import REVIEW_CONFIGS, review_data, run_review_config
 
@@ -26,12 +27,6 @@ SETTINGS = dict(maxlen=80, truncating="post", epochs=5, batch_size=32, lr=1e-3, 
                 size_per_head=16, dropout=0.5, split_seed=0, test_size=0.2)
 
 
-def _cpu() -> str:
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
-        return names[0] if names else platform.machine()
-    except OSError:
-        return platform.machine()
 
 
 def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: str = "06-full.json") -> None:
@@ -48,7 +43,7 @@ def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: 
             runs.append(r)
             print(config, seed, [round(a, 4) for a in r["val_acc"]], flush=True)
     result = {"settings": settings, "runs": runs, "torch": torch.__version__, "threads": 1,
-              "machine": f"{_cpu()}, {os.cpu_count()} cores shared with other jobs, python {sys.version.split()[0]}"}
+              "machine": f"{cpu_name()}, {os.cpu_count()} cores shared with other jobs, python {sys.version.split()[0]}"}
     path = Path(__file__).parent / "results" / out
     path.write_text(json.dumps(result, indent=1) + "\n")
     print("wrote", path)

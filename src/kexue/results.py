@@ -10,6 +10,7 @@ import json
 import math
 import numbers
 import os
+import platform
 from pathlib import Path
 
 from kexue.progress import wall
@@ -62,3 +63,14 @@ def record(chapter: str, /, *, root: str | os.PathLike | None = None, **metrics:
 def load(chapter: str, root: str | os.PathLike | None = None) -> dict[str, float]:
     """Read back what ``record`` wrote for ``chapter``."""
     return json.loads(results_path(chapter, root).read_text())["metrics"]
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo), or the machine type where that is unavailable."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        return names[0] if names else platform.machine()
+    except OSError:
+        return platform.machine()
+

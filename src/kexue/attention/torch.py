@@ -16,7 +16,6 @@ from torch import nn
 from kexue.attention.numpy_ref import LAYOUTS, NEG_BIG
 
 # a fixed-width bar: with tqdm's default the bar's width depends on the length of the rate text
-BAR_FORMAT = "{l_bar}{bar:30}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
 
 
 def check_mask(mask: torch.Tensor, shape: tuple[int, ...], name: str = "mask") -> torch.Tensor:
@@ -253,7 +252,7 @@ def train_classifier(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray,
     lengths = (x_train != 0).sum(1)
     y_t = torch.as_tensor(y_train, dtype=torch.float32)
     hist: dict[str, list[float]] = {"train_loss": [], "val_acc": []}
-    bar = progress(total=epochs, desc=desc, unit="epoch", bar_format=BAR_FORMAT)
+    bar = progress(total=epochs, desc=desc, unit="epoch")
     for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
@@ -286,7 +285,7 @@ def train_order_task(model: nn.Module, steps: int = 600, batch_size: int = 128, 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     recent: list[float] = []
     model.train()
-    for _ in progress(range(steps), desc=desc, unit="step", bar_format=BAR_FORMAT):
+    for _ in progress(range(steps), desc=desc, unit="step"):
         x, y = order_task(batch_size, length, n_fillers, rng)
         logits = model(torch.from_numpy(x))
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float())

@@ -25,14 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: tqdm ``bar_format`` with a fixed bar width: ``kexue.progress.progress`` sizes the bar to
-#: fill 88 columns, so its width changes with the length of the (masked) rate text and a
-#: second run of the chapter would print a different bar (20 columns also leave room for
-#: a long description within the 88-column limit, which would otherwise cut the bracket).
-BAR_FORMAT = "{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
-
 __all__ = [
-    "BAR_FORMAT", "trajectory_scores", "lstm_states", "rank_words", "spearman", "build_vocab", "encode",
+    "trajectory_scores", "lstm_states", "rank_words", "spearman", "build_vocab", "encode",
     "segmenter", "colored_html", "post_listings", "PostListing", "occurrences",
 ]
 

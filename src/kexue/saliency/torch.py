@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from kexue.progress import progress
-from kexue.saliency.numpy_ref import BAR_FORMAT
 
 __all__ = ["SentimentLSTM", "compress", "batch_ids", "train_classifier", "predict_proba",
            "hidden_states", "batch_hidden_states", "occlusion_scores", "grad_x_input", "integrated_gradients",
@@ -130,7 +129,7 @@ def train_classifier(model: SentimentLSTM, seqs: Sequence[np.ndarray], labels, *
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
     n_batches = -(-len(y) // batch_size)
     history = []
-    bar = progress(total=epochs * n_batches, desc=desc, unit="batch", bar_format=BAR_FORMAT)
+    bar = progress(total=epochs * n_batches, desc=desc, unit="batch")
     for epoch in range(epochs):
         model.train()
         total, correct = 0.0, 0
