@@ -8,31 +8,33 @@ checks it against this file.
 
     python experiments/attention_reviews.py   # writes experiments/results/06-full.json
     python experiments/attention_reviews.py --configs pe --maxlen 200 --out 06-full-maxlen200.json
+    python experiments/attention_reviews.py --configs pe --truncating pre --out 06-full-keeplast.json
+
+Each file records the settings, every run's per-epoch validation accuracy, and the
+command, date, wall seconds, machine and library versions.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from kexue.results import cpu_name
-
+from kexue.results import run_info
 from kexue.attention.torch import REVIEW_CONFIGS, review_data, run_review_config
 
 SETTINGS = dict(maxlen=80, truncating="post", epochs=5, batch_size=32, lr=1e-3, dim=128, heads=8,
                 size_per_head=16, dropout=0.5, split_seed=0, test_size=0.2)
 
 
-
-
-def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: str = "06-full.json") -> None:
+def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: str = "06-full.json",
+         truncating: str = "post", argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
-    settings = {**SETTINGS, "maxlen": maxlen}
-    data = review_data(maxlen, SETTINGS["truncating"])
+    start = time.perf_counter()
+    settings = {**SETTINGS, "maxlen": maxlen, "truncating": truncating}
+    data = review_data(maxlen, truncating)
     runs = []
     for seed in seeds:
         for config in configs:
@@ -43,7 +45,8 @@ def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: 
             runs.append(r)
             print(config, seed, [round(a, 4) for a in r["val_acc"]], flush=True)
     result = {"settings": settings, "runs": runs, "torch": torch.__version__, "threads": 1,
-              "machine": f"{cpu_name()}, {os.cpu_count()} cores shared with other jobs, python {sys.version.split()[0]}"}
+              **run_info("experiments/attention_reviews.py", sys.argv[1:] if argv is None else argv,
+                         time.perf_counter() - start, threads=1)}
     path = Path(__file__).parent / "results" / out
     path.write_text(json.dumps(result, indent=1) + "\n")
     print("wrote", path)
@@ -56,6 +59,8 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--configs", nargs="+", default=list(REVIEW_CONFIGS), choices=list(REVIEW_CONFIGS))
     ap.add_argument("--maxlen", type=int, default=80)
+    ap.add_argument("--truncating", choices=["post", "pre"], default="post",
+                    help="post: keep the first maxlen characters; pre: keep the last (Keras' default)")
     ap.add_argument("--out", default="06-full.json")
     a = ap.parse_args()
-    main(tuple(a.seeds), tuple(a.configs), a.maxlen, a.out)
+    main(tuple(a.seeds), tuple(a.configs), a.maxlen, a.out, a.truncating)

@@ -103,3 +103,14 @@ def test_progress_and_timer(capsys):
     out = capsys.readouterr().out
     assert "count" in out and "5/5" in out
     assert wall(12.34) == "wall 12.3 s"
+
+
+def test_run_info_fields_and_no_framework_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, kexue.results as r; i = r.run_info('experiments/x.py', ['--a', '1'], 12.345, threads=1);"
+            "assert i['command'] == 'python experiments/x.py --a 1', i; assert i['seconds'] == 12.3, i;"
+            "assert i['date'].endswith('Z') and len(i['date']) == 20, i; assert '1 torch thread' in i['machine'], i;"
+            "assert 'torch' not in i['versions'] and 'torch' not in sys.modules, i")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -74,3 +74,24 @@ def cpu_name() -> str:
     except OSError:
         return platform.machine()
 
+
+
+def run_info(script: str, argv: list[str], seconds: float, threads: int | None = None) -> dict:
+    """Provenance for a recorded run in ``experiments/results``: command, date, wall seconds, machine, versions.
+
+    ``script`` is the path of the experiment script relative to the book root and
+    ``argv`` its arguments; library versions are read only for modules already imported
+    (so this never imports TensorFlow or PyTorch itself).
+    """
+    import datetime as dt
+    import sys
+
+    mods = {"numpy": "numpy", "torch": "torch", "tensorflow": "tensorflow", "keras": "keras", "sklearn": "sklearn"}
+    versions = {"python": platform.python_version()}
+    versions.update({name: sys.modules[m].__version__ for name, m in mods.items() if m in sys.modules})
+    machine = f"{cpu_name()}, {os.cpu_count()} CPUs"
+    if threads is not None:
+        machine += f", {threads} torch thread(s)"
+    return {"command": " ".join(["python", script, *argv]),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "seconds": round(float(seconds), 1), "machine": machine, "versions": versions}
