@@ -9,6 +9,13 @@ with the chapter's metric names plus the command, date, seconds and versions::
     python experiments/capsule_two_digits.py --routing kmeans --kinds caps --out experiments/results/08-full.json
     python experiments/capsule_two_digits.py --n-train 512 --n-test 200 --width 0.25 \\
         --epochs-cnn 1 --epochs-caps 1 --out /tmp/07-tiny.json       # a smoke test
+
+The two models train independently (each is seeded on its own), so they can run as two
+processes, one per core, and be merged afterwards; the merged file lists both commands::
+
+    python experiments/capsule_two_digits.py --threads 1 --kinds cnn --out /tmp/07-cnn.json &
+    python experiments/capsule_two_digits.py --threads 1 --kinds caps --out /tmp/07-caps.json
+    python experiments/capsule_two_digits.py --merge /tmp/07-cnn.json /tmp/07-caps.json
 """
 from __future__ import annotations
 
@@ -25,7 +32,46 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from kexue.capsule.experiment import KINDS, Config, config_dict, load_data, run, versions  # noqa: E402
 from kexue.capsule.numpy_ref import ROUTINGS  # noqa: E402
 
+MODEL_SPECIFIC = {"epochs_cnn", "epochs_caps", "routing"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "07-full.json"
+
+
+def merge(parts: list[dict]) -> dict:
+    """One results file from runs of different models with the same configuration and data.
+
+    The metrics and models are united; ``command`` joins the parts' commands with ``&&``,
+    ``seconds`` is the sum of the parts' wall times and ``parts`` keeps each one's command,
+    date and seconds.  Raises ``ValueError`` if the parts disagree on the configuration
+    (other than :data:`MODEL_SPECIFIC` settings) or the data, or if two parts trained the same model.
+    """
+    if len(parts) < 2:
+        raise ValueError(f"merge needs at least two parts, got {len(parts)}")
+    first = parts[0]
+    out = json.loads(json.dumps({k: v for k, v in first.items() if k not in ("metrics", "models", "parts")}))
+    out["metrics"], out["models"] = {}, {}
+    for part in parts:
+        overlap = set(part["models"]) & set(out["models"])
+        if overlap:
+            raise ValueError(f"parts overlap in models {sorted(overlap)}")
+        for key in ("n_train", "n_test", "n_pairs"):
+            if part[key] != first[key]:
+                raise ValueError(f"parts differ in {key}: {part[key]} vs {first[key]}")
+        for key, value in part["config"].items():
+            # a model's epochs and the capsule routing matter only to the part that trained it
+            if key not in MODEL_SPECIFIC and value != first["config"][key]:
+                raise ValueError(f"parts differ in config {key!r}: {value!r} vs {first['config'][key]!r}")
+        out["metrics"].update(part["metrics"])
+        out["models"].update(part["models"])
+    for kind in out["models"]:      # each model's settings from the part that trained it
+        owner = next(p for p in parts if kind in p["models"])
+        out["config"][f"epochs_{kind}"] = owner["config"][f"epochs_{kind}"]
+        if kind == "caps":
+            out["config"]["routing"] = owner["config"]["routing"]
+    out["parts"] = [{k: p[k] for k in ("command", "date", "seconds")} for p in parts]
+    out["command"] = " && ".join(p["command"] for p in parts)
+    out["date"] = max(p["date"] for p in parts)
+    out["seconds"] = round(sum(p["seconds"] for p in parts), 1)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -43,13 +89,22 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--per-epoch", action="store_true",
+                   help="also evaluate after every epoch (same training and final numbers; slower)")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="PART",
+                   help="merge results files of separately trained models into --out (no training)")
     a = p.parse_args(argv)
+    if a.merge:
+        out = merge([json.loads(f.read_text()) for f in a.merge])
+        a.out.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {a.out}: {', '.join(out['models'])}")
+        return out
     cfg = Config(n_train=a.n_train, n_test=a.n_test, width=a.width, epochs_cnn=a.epochs_cnn,
                  epochs_caps=a.epochs_caps, batch_size=a.batch_size, lr=a.lr, routing=a.routing,
                  routings=a.routings, seed=a.seed, threads=a.threads)
     start = time.perf_counter()
     data = load_data(cfg)
-    results = run(cfg, kinds=tuple(a.kinds), data=data)
+    results = run(cfg, kinds=tuple(a.kinds), data=data, per_epoch=a.per_epoch)
     metrics, models = {}, {}
     short = {"cnn": "cnn", "caps": "caps"}
     for kind, r in results.items():
@@ -59,6 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
         metrics[f"acc2_{s}"] = r["acc2"]
         models[kind] = dict(params=r["params"], loss_per_epoch=[round(x, 6) for x in r["loss"]],
                             seconds_train=round(r["seconds_train"], 1), seconds_eval=round(r["seconds_eval"], 1))
+        if a.per_epoch:
+            models[kind]["per_epoch"] = r["per_epoch"]
     out = dict(chapter="07", metrics=metrics, models=models, config=config_dict(cfg),
                n_train=int(len(data["x_train"])), n_test=int(len(data["x_test"])), n_pairs=int(len(data["pairs"])),
                command="python " + " ".join(["experiments/capsule_two_digits.py",

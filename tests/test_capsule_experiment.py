@@ -75,3 +75,53 @@ def test_tiny_run_is_reproducible_and_takes_the_routing(capsys):
         assert 0.0 <= res["acc2"] <= res["acc1"] <= 1.0 and 0.0 <= res["mnist_acc"] <= 1.0
         assert np.all(np.isfinite(res["loss"])) and res["scores_pair"].shape == (len(data["pairs"]), 10)
     assert np.all(r1["caps"]["scores_pair"] < 1.0) and np.all(r1["caps"]["scores_pair"] >= 0.0)
+
+
+
+def test_per_epoch_evaluation_leaves_the_training_unchanged():
+    cfg = ex.Config(n_train=96, n_test=40, width=0.125, epochs_caps=3, batch_size=32)
+    data = ex.load_data(cfg)
+    plain = ex.run_model("caps", cfg, data)
+    traced = ex.run_model("caps", cfg, data, per_epoch=True)
+    np.testing.assert_array_equal(plain["scores_pair"], traced["scores_pair"])
+    assert plain["loss"] == traced["loss"] and "per_epoch" not in plain
+    assert len(traced["per_epoch"]) == 3
+    assert traced["per_epoch"][-1] == {k: traced[k] for k in ("mnist_acc", "acc1", "acc2")}
+    # the evaluations are of the model after each epoch, not copies of the final one
+    one = ex.run_model("caps", ex.Config(n_train=96, n_test=40, width=0.125, epochs_caps=1, batch_size=32), data)
+    assert traced["per_epoch"][0] == {k: one[k] for k in ("mnist_acc", "acc1", "acc2")}
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "capsule_two_digits.py"
+    spec = importlib.util.spec_from_file_location("capsule_two_digits", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_script_parts_merge_to_the_combined_run(tmp_path, capsys):
+    script = _script()
+    tiny = ["--n-train", "64", "--n-test", "30", "--width", "0.125", "--epochs-cnn", "1", "--epochs-caps", "2",
+            "--batch-size", "32", "--threads", "1"]
+    both = script.main(tiny + ["--out", str(tmp_path / "both.json")])
+    script.main(tiny + ["--kinds", "cnn", "--out", str(tmp_path / "cnn.json")])
+    script.main(tiny + ["--kinds", "caps", "--out", str(tmp_path / "caps.json")])
+    merged = script.main(["--merge", str(tmp_path / "cnn.json"), str(tmp_path / "caps.json"),
+                          "--out", str(tmp_path / "merged.json")])
+    assert merged["metrics"] == both["metrics"]
+    assert {k: m["loss_per_epoch"] for k, m in merged["models"].items()} == \
+        {k: m["loss_per_epoch"] for k, m in both["models"].items()}
+    assert merged["config"] == both["config"]
+    assert merged["command"].count("--kinds") == 2 and len(merged["parts"]) == 2
+    parts = [script.json.loads((tmp_path / f).read_text()) for f in ("cnn.json", "caps.json")]
+    with pytest.raises(ValueError, match="overlap"):
+        script.merge([parts[0], parts[0]])
+    other = script.json.loads(script.json.dumps(parts[1]))
+    other["config"]["lr"] = 0.5
+    with pytest.raises(ValueError, match="'lr'"):
+        script.merge([parts[0], other])
+    with pytest.raises(ValueError, match="at least two"):
+        script.merge(parts[:1])

@@ -29,6 +29,7 @@ import math
 import platform
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -193,9 +194,13 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarra
     return np.concatenate(out).astype(np.float64)
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, desc: str | None = None
-          ) -> list[float]:
-    """Adam on the margin loss; one progress bar over all batches; returns the mean loss per epoch."""
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, desc: str | None = None,
+          on_epoch: Callable[[int], None] | None = None) -> list[float]:
+    """Adam on the margin loss; one progress bar over all batches; returns the mean loss per epoch.
+
+    ``on_epoch(e)``, if given, is called after epoch ``e`` (0-based), e.g. to evaluate the model;
+    it must not consume the training's random numbers (evaluation does not).
+    """
     torch.set_num_threads(cfg.threads)
     fast_deterministic()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -218,37 +223,62 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Conf
             total += float(loss.detach()) * len(idx)
             bar.update(1)
         history.append(total / len(x))
+        if on_epoch is not None:
+            on_epoch(len(history) - 1)
     bar.close()
     return history
 
 
-def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray]) -> dict:
+def evaluate(model: nn.Module, data: dict[str, np.ndarray]) -> dict:
+    """``mnist_acc`` (single digits), ``acc1``, ``acc2`` (two-digit set) and the pair scores (N, 10)."""
+    s_single = predict(model, data["x_test"])
+    s_pair = predict(model, data["x_pair"])
+    acc1, acc2 = two_digit_metrics(s_pair, data["pairs"])
+    return dict(mnist_acc=float((s_single.argmax(1) == data["y_test"]).mean()), acc1=acc1, acc2=acc2,
+                scores_pair=s_pair)
+
+
+def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bool = False) -> dict:
     """Build, train and evaluate one model; returns its metrics, scores and timings.
 
     Keys: ``params``, ``mnist_acc``, ``acc1``, ``acc2``, ``loss`` (per epoch),
-    ``scores_pair`` (N, 10), ``seconds_train``, ``seconds_eval``, ``model``.
+    ``scores_pair`` (N, 10), ``seconds_train``, ``seconds_eval``, ``model``.  With
+    ``per_epoch=True`` the model is also evaluated after every epoch (``per_epoch``: a
+    list of ``{mnist_acc, acc1, acc2}``; the time it takes is not in ``seconds_train``);
+    the training itself, and so the final numbers, are the same as without it.
     """
     model = build_model(kind, cfg)
+    curve: list[dict] = []
+    spent = [0.0]
+
+    def after_epoch(_: int) -> None:
+        t = time.perf_counter()
+        m = evaluate(model, data)
+        curve.append({k: m[k] for k in ("mnist_acc", "acc1", "acc2")})
+        spent[0] += time.perf_counter() - t
+
     t0 = time.perf_counter()
     label = kind if kind == "cnn" else f"caps/{cfg.routing}"
-    loss = train(model, data["x_train"], data["y_train"], cfg.epochs(kind), cfg, desc=label)
+    loss = train(model, data["x_train"], data["y_train"], cfg.epochs(kind), cfg, desc=label,
+                 on_epoch=after_epoch if per_epoch else None)
     t1 = time.perf_counter()
-    s_single = predict(model, data["x_test"])
-    s_pair = predict(model, data["x_pair"])
+    final = evaluate(model, data)
     t2 = time.perf_counter()
-    acc1, acc2 = two_digit_metrics(s_pair, data["pairs"])
-    return dict(params=n_params(model), mnist_acc=float((s_single.argmax(1) == data["y_test"]).mean()),
-                acc1=acc1, acc2=acc2, loss=loss, scores_pair=s_pair, seconds_train=t1 - t0,
-                seconds_eval=t2 - t1, model=model)
+    out = dict(params=n_params(model), **final, loss=loss, seconds_train=t1 - t0 - spent[0],
+               seconds_eval=t2 - t1, model=model)
+    if per_epoch:
+        out["per_epoch"] = curve
+    return out
 
 
-def run(cfg: Config, kinds: tuple[str, ...] = KINDS, data: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+def run(cfg: Config, kinds: tuple[str, ...] = KINDS, data: dict[str, np.ndarray] | None = None,
+        per_epoch: bool = False) -> dict[str, dict]:
     """:func:`run_model` for each kind on the same data; ``{kind: result}``."""
     for k in kinds:
         if k not in KINDS:
             raise ValueError(f"unknown model kind {k!r}; choose one of {KINDS}")
     data = load_data(cfg) if data is None else data
-    return {k: run_model(k, cfg, data) for k in kinds}
+    return {k: run_model(k, cfg, data, per_epoch=per_epoch) for k in kinds}
 
 
 def versions() -> dict[str, str]:
