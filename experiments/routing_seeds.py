@@ -1,0 +1,65 @@
+"""Chapter 08's paired routing comparison over several seeds, at chapter 07's live scale.
+
+The chapter can afford one seed live (``chapters/08-kmeans-capsule.md``); this script
+repeats the same comparison, through the same code (``kexue.capsule.experiment``), for
+more seeds: for each seed, both routings start from the same initial weights and see the
+same data subset, pairs and batch order.  It writes
+``experiments/results/08-live-seeds.json`` with every run's metrics plus the command,
+date, wall seconds, machine and versions::
+
+    python experiments/routing_seeds.py                  # seeds 0-4, about 12 minutes on one thread
+    python experiments/routing_seeds.py --seeds 0 1 --out /tmp/seeds.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import kexue  # noqa: E402
+from kexue.capsule.experiment import Config, load_data, run_model  # noqa: E402
+from kexue.results import run_info  # noqa: E402
+
+LIVE = dict(n_train=20000, n_test=2000, width=0.5, epochs_caps=4, batch_size=64, lr=2e-3, routings=3)
+# (threads come from --threads; the chapters use one thread)
+"""Chapter 07's live configuration of the capsule model (chapter 08 uses it too)."""
+ROUTINGS = ("kmeans", "post")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the chapters use 1; results depend on it)")
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "results" / "08-live-seeds.json")
+    a = ap.parse_args(argv)
+    start = time.perf_counter()
+    runs = []
+    for seed in a.seeds:
+        data = load_data(Config(**LIVE, seed=seed, threads=a.threads))
+        for routing in ROUTINGS:
+            cfg = Config(**LIVE, routing=routing, seed=seed, threads=a.threads)
+            kexue.seed_everything(seed)
+            r = run_model("caps", cfg, data)
+            runs.append(dict(seed=seed, routing=routing, mnist_acc=r["mnist_acc"], acc1=r["acc1"], acc2=r["acc2"],
+                             n_pairs=int(len(data["pairs"])), seconds=round(r["seconds_train"] + r["seconds_eval"], 1)))
+            print(f"seed {seed} {routing:>6}: MNIST {r['mnist_acc']:.4f}  acc1 {r['acc1']:.4f}  acc2 {r['acc2']:.4f}",
+                  flush=True)
+    config = {k: v for k, v in asdict(Config(**LIVE, threads=a.threads)).items() if k not in ("routing", "seed")}
+    out = dict(chapter="08", config=config, runs=runs,
+               **run_info("experiments/routing_seeds.py", sys.argv[1:] if argv is None else argv,
+                          time.perf_counter() - start, threads=a.threads))
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {a.out} ({out['seconds']} s)")
+    return out
+
+
+if __name__ == "__main__":
+    main()
