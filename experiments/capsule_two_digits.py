@@ -20,7 +20,6 @@ processes, one per core, and be merged afterwards; the merged file lists both co
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -29,8 +28,9 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from kexue.capsule.experiment import KINDS, Config, config_dict, load_data, run, versions  # noqa: E402
+from kexue.capsule.experiment import KINDS, Config, config_dict, load_data, run  # noqa: E402
 from kexue.capsule.numpy_ref import ROUTINGS  # noqa: E402
+from kexue.results import run_info  # noqa: E402
 
 MODEL_SPECIFIC = {"epochs_cnn", "epochs_caps", "routing"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "07-full.json"
@@ -106,22 +106,17 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_data(cfg)
     results = run(cfg, kinds=tuple(a.kinds), data=data, per_epoch=a.per_epoch)
     metrics, models = {}, {}
-    short = {"cnn": "cnn", "caps": "caps"}
     for kind, r in results.items():
-        s = short[kind]
-        metrics[f"mnist_acc_{s}"] = r["mnist_acc"]
-        metrics[f"acc1_{s}"] = r["acc1"]
-        metrics[f"acc2_{s}"] = r["acc2"]
+        for m in ("mnist_acc", "acc1", "acc2"):
+            metrics[f"{m}_{kind}"] = r[m]
         models[kind] = dict(params=r["params"], loss_per_epoch=[round(x, 6) for x in r["loss"]],
                             seconds_train=round(r["seconds_train"], 1), seconds_eval=round(r["seconds_eval"], 1))
         if a.per_epoch:
             models[kind]["per_epoch"] = r["per_epoch"]
     out = dict(chapter="07", metrics=metrics, models=models, config=config_dict(cfg),
                n_train=int(len(data["x_train"])), n_test=int(len(data["x_test"])), n_pairs=int(len(data["pairs"])),
-               command="python " + " ".join(["experiments/capsule_two_digits.py",
-                                             *(sys.argv[1:] if argv is None else argv)]),
-               date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-               seconds=round(time.perf_counter() - start, 1), versions=versions(), cpu_count=os.cpu_count())
+               **run_info("experiments/capsule_two_digits.py", sys.argv[1:] if argv is None else argv,
+                          time.perf_counter() - start, threads=cfg.threads))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=2) + "\n")
     for k, v in metrics.items():

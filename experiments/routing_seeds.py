@@ -4,7 +4,8 @@ The chapter can afford one seed live (``chapters/08-kmeans-capsule.md``); this s
 repeats the same comparison, through the same code (``kexue.capsule.experiment``), for
 more seeds: for each seed, both routings start from the same initial weights and see the
 same data subset, pairs and batch order.  It writes
-``experiments/results/08-live-seeds.json`` with every run's metrics plus the command,
+``experiments/results/08-live-seeds.json`` (configuration: ``kexue.capsule.experiment.LIVE``)
+with every run's metrics plus the command,
 date, wall seconds, machine and versions::
 
     python experiments/routing_seeds.py                  # seeds 0-4, about 12 minutes on one thread
@@ -17,18 +18,15 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import kexue  # noqa: E402
-from kexue.capsule.experiment import Config, load_data, run_model  # noqa: E402
+from kexue.capsule.experiment import LIVE, load_data, run_model  # noqa: E402
 from kexue.results import run_info  # noqa: E402
 
-LIVE = dict(n_train=20000, n_test=2000, width=0.5, epochs_caps=4, batch_size=64, lr=2e-3, routings=3)
-# (threads come from --threads; the chapters use one thread)
-"""Chapter 07's live configuration of the capsule model (chapter 08 uses it too)."""
 ROUTINGS = ("kmeans", "post")
 
 
@@ -42,16 +40,16 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     runs = []
     for seed in a.seeds:
-        data = load_data(Config(**LIVE, seed=seed, threads=a.threads))
+        data = load_data(replace(LIVE, seed=seed, threads=a.threads))
         for routing in ROUTINGS:
-            cfg = Config(**LIVE, routing=routing, seed=seed, threads=a.threads)
+            cfg = replace(LIVE, routing=routing, seed=seed, threads=a.threads)
             kexue.seed_everything(seed)
             r = run_model("caps", cfg, data)
             runs.append(dict(seed=seed, routing=routing, mnist_acc=r["mnist_acc"], acc1=r["acc1"], acc2=r["acc2"],
                              n_pairs=int(len(data["pairs"])), seconds=round(r["seconds_train"] + r["seconds_eval"], 1)))
             print(f"seed {seed} {routing:>6}: MNIST {r['mnist_acc']:.4f}  acc1 {r['acc1']:.4f}  acc2 {r['acc2']:.4f}",
                   flush=True)
-    config = {k: v for k, v in asdict(Config(**LIVE, threads=a.threads)).items() if k not in ("routing", "seed")}
+    config = {k: v for k, v in asdict(replace(LIVE, threads=a.threads)).items() if k not in ("routing", "seed")}
     out = dict(chapter="08", config=config, runs=runs,
                **run_info("experiments/routing_seeds.py", sys.argv[1:] if argv is None else argv,
                           time.perf_counter() - start, threads=a.threads))

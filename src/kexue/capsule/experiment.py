@@ -26,7 +26,6 @@ Weights are Glorot-uniform with zero biases (the Keras defaults of the post).
 from __future__ import annotations
 
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -76,6 +75,13 @@ class Config:
 
     def epochs(self, kind: str) -> int:
         return self.epochs_cnn if kind == "cnn" else self.epochs_caps
+
+
+LIVE = Config(n_train=20000, n_test=2000, width=0.5, epochs_cnn=4, epochs_caps=4, batch_size=64, lr=2e-3,
+              routing="post", seed=0, threads=1)
+"""The reduced scale that chapters 07 and 08 train live (and ``experiments/routing_seeds.py``
+repeats over seeds): a third of the training images, half the trunk's width, 4 epochs,
+one thread (two oversubscribe a shared 2-core machine, and the numbers depend on it)."""
 
 
 # ----------------------------------------------------------------------------- data and metrics
@@ -249,13 +255,14 @@ def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bo
     """
     model = build_model(kind, cfg)
     curve: list[dict] = []
-    spent = [0.0]
+    spent = 0.0                                   # seconds of per-epoch evaluation
 
     def after_epoch(_: int) -> None:
+        nonlocal spent
         t = time.perf_counter()
         m = evaluate(model, data)
         curve.append({k: m[k] for k in ("mnist_acc", "acc1", "acc2")})
-        spent[0] += time.perf_counter() - t
+        spent += time.perf_counter() - t
 
     t0 = time.perf_counter()
     label = kind if kind == "cnn" else f"caps/{cfg.routing}"
@@ -264,7 +271,7 @@ def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bo
     t1 = time.perf_counter()
     final = evaluate(model, data)
     t2 = time.perf_counter()
-    out = dict(params=n_params(model), **final, loss=loss, seconds_train=t1 - t0 - spent[0],
+    out = dict(params=n_params(model), **final, loss=loss, seconds_train=t1 - t0 - spent,
                seconds_eval=t2 - t1, model=model)
     if per_epoch:
         out["per_epoch"] = curve
@@ -279,11 +286,6 @@ def run(cfg: Config, kinds: tuple[str, ...] = KINDS, data: dict[str, np.ndarray]
             raise ValueError(f"unknown model kind {k!r}; choose one of {KINDS}")
     data = load_data(cfg) if data is None else data
     return {k: run_model(k, cfg, data, per_epoch=per_epoch) for k in kinds}
-
-
-def versions() -> dict[str, str]:
-    """Library versions for a results file."""
-    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
 
 
 def config_dict(cfg: Config) -> dict:
