@@ -86,10 +86,33 @@ def test_per_epoch_evaluation_leaves_the_training_unchanged():
     np.testing.assert_array_equal(plain["scores_pair"], traced["scores_pair"])
     assert plain["loss"] == traced["loss"] and "per_epoch" not in plain
     assert len(traced["per_epoch"]) == 3
-    assert traced["per_epoch"][-1] == {k: traced[k] for k in ("mnist_acc", "acc1", "acc2")}
+    keys = ("mnist_acc", "acc1", "acc2")
+    assert {k: traced["per_epoch"][-1][k] for k in keys} == {k: traced[k] for k in keys}
+    assert traced["per_epoch"][-1] == {**{k: traced[k] for k in keys},
+                                       **ex.pair_diagnostics(traced["scores_pair"], data["pairs"])}
     # the evaluations are of the model after each epoch, not copies of the final one
     one = ex.run_model("caps", ex.Config(n_train=96, n_test=40, width=0.125, epochs_caps=1, batch_size=32), data)
-    assert traced["per_epoch"][0] == {k: one[k] for k in ("mnist_acc", "acc1", "acc2")}
+    assert {k: traced["per_epoch"][0][k] for k in keys} == {k: one[k] for k in keys}
+
+
+def test_pair_diagnostics_against_a_loop():
+    rng = np.random.default_rng(3)
+    scores = rng.random((50, 10))
+    pairs = np.sort(np.stack([rng.permutation(10)[:2] for _ in range(50)]), axis=1)
+    d = ex.pair_diagnostics(scores, pairs)
+    counts, top, above = [0] * 10, np.zeros(3), 0
+    for s, pair in zip(scores, pairs):
+        ranked = sorted(range(10), key=lambda k: -s[k])
+        top += [s[k] for k in ranked[:3]]
+        above += s[ranked[1]] > 0.5
+        for k in ranked[:2]:
+            if k not in pair:
+                counts[k] += 1
+    assert d["false_top2"] == counts
+    np.testing.assert_allclose(d["top3_mean"], top / 50, atol=1e-4)
+    assert d["second_above_half"] == round(above / 50, 4)
+    with pytest.raises(ValueError, match="scores"):
+        ex.pair_diagnostics(scores[:, :2], pairs)
 
 def _script():
     import importlib.util

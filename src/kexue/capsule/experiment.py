@@ -112,6 +112,25 @@ def two_digit_metrics(scores: np.ndarray, pairs: np.ndarray, threshold: float = 
     return float(hit.mean()), float((hit & (second > threshold)).mean())
 
 
+def pair_diagnostics(scores: np.ndarray, pairs: np.ndarray) -> dict:
+    """What the scores on the two-digit set look like: the means of the 1st, 2nd and 3rd
+    highest scores (``top3_mean``), the fraction of pairs whose 2nd score exceeds 0.5
+    (``second_above_half``), and for each class how often it is among the top two although
+    it is not in the pair (``false_top2``, 10 counts): one class that lights up on many
+    pairs shows as one large count.
+    """
+    scores, pairs = np.asarray(scores), np.asarray(pairs)
+    if scores.ndim != 2 or scores.shape[1] < 3 or pairs.shape != (len(scores), 2):
+        raise ValueError(f"need scores (N, K>=3) and pairs (N, 2), got {scores.shape} and {pairs.shape}")
+    top = -np.sort(-scores, axis=1)[:, :3]
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :2]
+    wrong = (order[:, :, None] != pairs[:, None, :]).all(axis=2)          # (N, 2): a top-2 class not in the pair
+    false_top2 = np.bincount(order[wrong], minlength=scores.shape[1])
+    return dict(top3_mean=[round(float(v), 4) for v in top.mean(axis=0)],
+                second_above_half=round(float((top[:, 1] > 0.5).mean()), 4),
+                false_top2=[int(c) for c in false_top2])
+
+
 def load_data(cfg: Config) -> dict[str, np.ndarray]:
     """MNIST (float32 in [0, 1]) and its two-digit test set for ``cfg``."""
     x_tr, y_tr, x_te, y_te = load_mnist(cfg.n_train, cfg.n_test, seed=cfg.seed)
@@ -155,11 +174,13 @@ class TwoDigitNet(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
+        # channels-last convolutions: about 1.2x faster training and 1.7x faster evaluation on one CPU thread
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:
             x = x[:, None]
-        f = self.trunk(x)                              # (B, C, H', W')
+        f = self.trunk(x.contiguous(memory_format=torch.channels_last))   # (B, C, H', W')
         if self.kind == "cnn":
             return self.head(f.mean(dim=(2, 3)))
         u = f.flatten(2).transpose(1, 2)              # (B, H'·W', C): one capsule per position
@@ -190,11 +211,11 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Scores (N, 10) for images (N, H, W)."""
     model.eval()
     out = []
-    with torch.no_grad():
+    with torch.inference_mode():
         for i in range(0, len(x), batch_size):
             out.append(model(torch.from_numpy(x[i:i + batch_size])).numpy())
     return np.concatenate(out).astype(np.float64)
@@ -261,7 +282,8 @@ def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bo
         nonlocal spent
         t = time.perf_counter()
         m = evaluate(model, data)
-        curve.append({k: m[k] for k in ("mnist_acc", "acc1", "acc2")})
+        curve.append({**{k: m[k] for k in ("mnist_acc", "acc1", "acc2")},
+                      **pair_diagnostics(m["scores_pair"], data["pairs"])})
         spent += time.perf_counter() - t
 
     t0 = time.perf_counter()
