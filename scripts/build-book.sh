@@ -8,5 +8,8 @@ scripts/setup-venv.sh
 mj=$(python -c 'import importlib.util, pathlib; s = importlib.util.find_spec("mathjax"); print(pathlib.Path(list(s.submodule_search_locations)[0], "static", "mathjax", "es5"))')
 [ -f "$mj/tex-chtml.js" ] || { echo "MathJax not found at $mj: run scripts/setup-venv.sh" >&2; exit 1; }
 rm -rf _build/html book/_static/mathjax && mkdir -p book/_static && cp -r "$mj" book/_static/mathjax
+# tables generated from the executed chapters and the recorded runs (see scripts/pages/README.md)
+rm -rf book/_generated && mkdir -p book/_generated
+for g in scripts/pages/*.py; do [ -e "$g" ] && python "$g" book/_generated; done
 jupyter-book build . --builder html -W --keep-going "$@"
 echo "book: $(pwd)/_build/html/index.html"
