@@ -10,6 +10,10 @@ date, wall seconds, machine and versions::
 
     python experiments/routing_seeds.py                  # seeds 0-4, about 12 minutes on one thread
     python experiments/routing_seeds.py --seeds 0 1 --out /tmp/seeds.json
+
+Chapter 07 uses the same script for the spread of its live CNN over seeds (no capsule model)::
+
+    python experiments/routing_seeds.py --routings --cnn --chapter 07 --out experiments/results/07-live-cnn-seeds.json
 """
 from __future__ import annotations
 
@@ -33,6 +37,10 @@ ROUTINGS = ("kmeans", "post")
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--routings", nargs="*", choices=ROUTINGS, default=list(ROUTINGS),
+                    help="capsule routings to train per seed (none: no capsule model)")
+    ap.add_argument("--cnn", action="store_true", help="also train the CNN per seed (recorded as routing 'cnn')")
+    ap.add_argument("--chapter", default="08", help="the chapter the recorded file belongs to")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the chapters use 1; results depend on it)")
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).resolve().parent / "results" / "08-live-seeds.json")
@@ -41,16 +49,17 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for seed in a.seeds:
         data = load_data(replace(LIVE, seed=seed, threads=a.threads))
-        for routing in ROUTINGS:
-            cfg = replace(LIVE, routing=routing, seed=seed, threads=a.threads)
+        for routing in a.routings + (["cnn"] if a.cnn else []):
+            kind = "cnn" if routing == "cnn" else "caps"
+            cfg = replace(LIVE, routing="post" if kind == "cnn" else routing, seed=seed, threads=a.threads)
             kexue.seed_everything(seed)
-            r = run_model("caps", cfg, data)
+            r = run_model(kind, cfg, data)
             runs.append(dict(seed=seed, routing=routing, mnist_acc=r["mnist_acc"], acc1=r["acc1"], acc2=r["acc2"],
                              n_pairs=int(len(data["pairs"])), seconds=round(r["seconds_train"] + r["seconds_eval"], 1)))
             print(f"seed {seed} {routing:>6}: MNIST {r['mnist_acc']:.4f}  acc1 {r['acc1']:.4f}  acc2 {r['acc2']:.4f}",
                   flush=True)
     config = {k: v for k, v in asdict(replace(LIVE, threads=a.threads)).items() if k not in ("routing", "seed")}
-    out = dict(chapter="08", config=config, runs=runs,
+    out = dict(chapter=a.chapter, config=config, runs=runs,
                **run_info("experiments/routing_seeds.py", sys.argv[1:] if argv is None else argv,
                           time.perf_counter() - start, threads=a.threads))
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,7 @@
 # 2) nbval --nbval (strict) re-executes it and compares outputs, masking tests/nbval_sanitize.cfg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=0 KERAS_BACKEND=tensorflow KEXUE_PROGRESS=final PYTHONHASHSEED=0
-[ -x .venv/bin/python ] && . .venv/bin/activate
+. scripts/env.sh     # the kernels' environment, one thread each, as in the build
 nn=$1
 src=$(ls chapters/${nn}-*.md)
 out=_build/chapter_runs/chapters

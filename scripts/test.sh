@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Run every test: unit tests, the book build (executes each chapter, warnings as errors),
-# every chapter again under nbval in strict mode (outputs must match the build's),
-# and checks on the built HTML.
+# every chapter again under nbval in strict mode (outputs must match the build's), every
+# chapter once more with the CPU kernels capped at a lower instruction set (it must run to the
+# end with all its checks passing), and checks on the built HTML. Chapters run two at a time,
+# one thread each; the closing table (also in _build/timings.json) gives each one's times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
 . scripts/env.sh
 t0=$(date +%s)
 echo "== unit tests"
-python -m pytest -q -p no:cacheprovider tests --ignore=tests/book
-echo "== book build (executes every chapter)"
-rm -rf _build/results _build/jupyter_execute
+python -m pytest -q -p no:cacheprovider -n 2 tests --ignore=tests/book
+echo "== book build (executes every chapter whose code or inputs changed, two at a time)"
+rm -rf _build/jupyter_execute
 scripts/build-book.sh
-echo "== chapters under nbval (second execution, outputs compared)"
-python -m pytest -q -p no:cacheprovider -p kexue.nbval_plugin --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
-  --nbval-cell-timeout=900 _build/jupyter_execute/chapters/*.ipynb
+echo "== chapters under nbval (second execution, outputs compared with the build's)"
+python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -p kexue.nbval_plugin --nbval \
+  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 _build/jupyter_execute/chapters/*.ipynb
+echo "== chapters with the CPU kernels capped at a lower instruction set (third execution)"
+python scripts/execute_chapters.py --pass isa
 echo "== built book"
 python -m pytest -q -p no:cacheprovider tests/book
+echo "== per-chapter timings (seconds; peak resident memory in MB)"
+python scripts/execute_chapters.py --table
 echo "all tests passed in $(( $(date +%s) - t0 )) s (after installation)"

@@ -26,3 +26,31 @@ def test_recorded_run_provenance(path):
     seconds = rec.get("seconds", rec.get("wall_seconds"))
     assert isinstance(seconds, (int, float)) and seconds > 0
     assert rec["versions"]["python"].startswith("3.")
+
+
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]-*.md"))
+# a recorded run's values, as the chapters name them when they read experiments/results
+RECORDED_NAMES = re.compile(r"(?<![\w.])(rec|recorded|probes|full|full_run|seeds_rec|base)\b\s*[\[.(]")
+
+
+def _assert_close_calls(text: str):
+    """Each ``assert_close(...)`` call in the chapter's code cells, with balanced parentheses."""
+    for m in re.finditer(r"\bassert_close\(", text):
+        depth, i = 1, m.end()
+        while depth and i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        yield text[m.start():i]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_no_chapter_asserts_a_live_run_equals_a_recorded_one(path):
+    """book/conventions.md: across machines a live training run is compared statistically or not at all."""
+    offending = [call for call in _assert_close_calls(path.read_text()) if RECORDED_NAMES.search(call)]
+    assert not offending, f"{path.name}: assert_close against a recorded run: {offending[0][:200]}"
+
+
+def test_the_live_vs_recorded_scan_can_fail():
+    bad = 'assert_close(base[EPOCHS - 1], val_acc, atol=2e-3, what="x")'
+    good = 'assert_close(H, H_ref, atol=1e-10, what="states")'
+    assert [RECORDED_NAMES.search(c) is not None for c in _assert_close_calls(bad + "\n" + good)] == [True, False]

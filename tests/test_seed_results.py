@@ -114,3 +114,51 @@ def test_run_info_fields_and_no_framework_import():
             "assert i['date'].endswith('Z') and len(i['date']) == 20, i; assert '1 torch thread' in i['machine'], i;"
             "assert 'torch' not in i['versions'] and 'torch' not in sys.modules, i")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_assert_within_spread(capsys):
+    checks.assert_within_spread(0.80, [0.81, 0.83], margin=0.02, what="live vs recorded")
+    assert "within [0.7900, 0.8500]" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="outside"):
+        checks.assert_within_spread(0.78, [0.81, 0.83], margin=0.02, what="live vs recorded")
+    with pytest.raises(AssertionError, match="outside"):
+        checks.assert_within_spread(0.86, [0.81, 0.83], margin=0.02, what="live vs recorded")
+    with pytest.raises(ValueError, match="no recorded values"):
+        checks.assert_within_spread(0.8, [], margin=0.02, what="x")
+    with pytest.raises(ValueError, match="margin"):
+        checks.assert_within_spread(0.8, [0.8], margin=-1, what="x")
+    with pytest.raises(AssertionError, match="non-finite"):
+        checks.assert_within_spread(float("nan"), [0.8], margin=0.1, what="x")
+
+
+def test_record_outside_a_book_falls_back_to_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(results.RESULTS_ENV, raising=False)
+    out = kexue.record("05", f1=0.9)
+    assert json.loads((tmp_path / "_build" / "results" / "05.json").read_text())["metrics"] == out
+    assert results.load("05") == out
+
+
+def test_record_honours_the_results_variable(book, tmp_path, monkeypatch):
+    target = tmp_path / "elsewhere"
+    monkeypatch.setenv(results.RESULTS_ENV, str(target))
+    kexue.record("05", f1=0.5)
+    assert json.loads((target / "05.json").read_text())["metrics"] == {"f1": 0.5}
+    assert not (book / "_build" / "results" / "05.json").exists()
+
+
+def test_load_recorded(book):
+    folder = book / "experiments" / "results"
+    folder.mkdir(parents=True)
+    (folder / "09-full.json").write_text('{"metrics": {"acc": 0.5}}')
+    assert results.load_recorded("09-full.json") == {"metrics": {"acc": 0.5}}
+    with pytest.raises(FileNotFoundError, match="experiments/results/09-none.json not found at"):
+        results.load_recorded("09-none.json")
+    with pytest.raises(ValueError, match="file name"):
+        results.load_recorded("../x.json")
+
+
+def test_load_recorded_outside_a_book(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="07-full.json not found: no book repository"):
+        results.load_recorded("07-full.json")

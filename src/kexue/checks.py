@@ -35,3 +35,28 @@ def check(condition: bool, what: str) -> None:
     if not bool(condition):
         raise AssertionError(f"claim failed: {what}")
     print(f"✓ {what}")
+
+
+def assert_within_spread(live: float, recorded, *, margin: float, what: str) -> None:
+    """Assert that a live training result lies within the recorded runs' range widened by ``margin``.
+
+    This is how a chapter compares a number it trains live with runs recorded on another
+    machine: a different CPU dispatches other vector kernels (AVX-512, AVX2, SSE), so after
+    thousands of steps a trained number is in effect another draw, not the recorded one.
+    ``recorded`` holds the recorded runs' values (e.g. one per seed); ``margin`` must be
+    stated and wide enough that another CPU cannot break the check. Prints the interval.
+    """
+    values = np.asarray(recorded, dtype=np.float64).ravel()
+    live = float(live)
+    if values.size == 0:
+        raise ValueError(f"{what}: no recorded values to compare with")
+    if not (np.all(np.isfinite(values)) and np.isfinite(live)):
+        raise AssertionError(f"{what}: non-finite values")
+    if not (isinstance(margin, (int, float)) and margin >= 0):
+        raise ValueError(f"margin must be a non-negative number, got {margin!r}")
+    lo, hi = float(values.min()) - margin, float(values.max()) + margin
+    interval = (f"recorded {values.min():.4f} to {values.max():.4f} over {values.size} run(s), "
+                f"± margin {margin:g}")
+    if not lo <= live <= hi:
+        raise AssertionError(f"{what}: {live:.4f} lies outside [{lo:.4f}, {hi:.4f}] ({interval})")
+    print(f"✓ {what}: {live:.4f} within [{lo:.4f}, {hi:.4f}] ({interval})")

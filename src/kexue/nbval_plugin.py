@@ -41,3 +41,36 @@ def _transform(outputs):
 
 
 _nbval.transform_streams_for_comparison = _transform
+
+
+# ----------------------------------------------------------------------------- per-chapter timings
+# The test suite's table of execution times (``_build/timings.json``, see
+# ``scripts/execute_chapters.py``) gets the nbval pass's seconds per notebook from here:
+# the sum of its cells' setup, call and teardown durations (the kernel start included).
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _seconds[path] = _seconds.get(path, 0.0) + float(report.duration)
+
+
+def pytest_sessionfinish(session) -> None:
+    import json
+    import os
+    from pathlib import Path
+
+    if hasattr(session.config, "workerinput") or not _seconds:   # xdist workers report to the controller
+        return
+    target = Path(os.environ.get("KEXUE_TIMINGS", "_build/timings.json"))
+    try:
+        timings = json.loads(target.read_text())
+    except (OSError, ValueError):
+        timings = {"chapters": {}}
+    for path, seconds in _seconds.items():
+        name = Path(path).stem
+        if name[:2].isdigit():
+            timings.setdefault("chapters", {}).setdefault(name[:2], {})["nbval"] = {"seconds": round(seconds, 1)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")

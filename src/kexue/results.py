@@ -2,7 +2,11 @@
 
 Every chapter ends with one call ``record("NN", metric=value, ...)``; the
 numbers land in ``_build/results/NN.json`` under the book root (the folder with
-``_config.yml``, found from the working directory upwards).
+``_config.yml``, found from the working directory upwards). Outside a book (a chapter
+notebook opened on its own) they land in the folder named by ``KEXUE_RESULTS_DIR``, or
+else in ``./_build/results``.
+
+Recorded full-scale runs are read with :func:`load_recorded` (``experiments/results``).
 """
 from __future__ import annotations
 
@@ -25,10 +29,45 @@ def book_root(start: str | os.PathLike | None = None) -> Path:
     raise FileNotFoundError(f"no book root (_config.yml + _toc.yml) at or above {here}")
 
 
+RESULTS_ENV = "KEXUE_RESULTS_DIR"
+
+
+def results_dir(root: str | os.PathLike | None = None) -> Path:
+    """Where ``record`` writes: ``<root>/_build/results``; without ``root``, the folder named by
+    ``$KEXUE_RESULTS_DIR``, else the book root's ``_build/results``, else ``./_build/results``."""
+    if root is not None:
+        return Path(root) / "_build" / "results"
+    if os.environ.get(RESULTS_ENV):
+        return Path(os.environ[RESULTS_ENV])
+    try:
+        return book_root() / "_build" / "results"
+    except FileNotFoundError:
+        return Path.cwd() / "_build" / "results"
+
+
 def results_path(chapter: str, root: str | os.PathLike | None = None) -> Path:
     """Where ``record`` writes the numbers of ``chapter``."""
-    base = Path(root) if root is not None else book_root()
-    return base / "_build" / "results" / f"{chapter}.json"
+    return results_dir(root) / f"{chapter}.json"
+
+
+def load_recorded(name: str, root: str | os.PathLike | None = None) -> dict:
+    """A recorded run, ``experiments/results/<name>`` in the book's repository, as a dict.
+
+    Raises ``FileNotFoundError`` naming the file (and where it was looked for) when the
+    notebook runs outside a clone of the book or the file is missing.
+    """
+    if not isinstance(name, str) or not name.endswith(".json") or "/" in name:
+        raise ValueError(f"name must be a file name in experiments/results such as '07-full.json', got {name!r}")
+    try:
+        base = Path(root) if root is not None else book_root()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"recorded results file experiments/results/{name} not found: no book repository "
+            f"(_config.yml + _toc.yml) at or above {Path.cwd()}; run the chapter inside a clone of the book") from None
+    path = base / "experiments" / "results" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"recorded results file experiments/results/{name} not found at {path}")
+    return json.loads(path.read_text())
 
 
 def record(chapter: str, /, *, root: str | os.PathLike | None = None, **metrics: float) -> dict[str, float]:

@@ -1,0 +1,277 @@
+"""Execute the book's chapters, two at a time, and record each one's time and peak memory.
+
+Used by ``scripts/build-book.sh`` and ``scripts/test.sh``::
+
+    python scripts/execute_chapters.py                  # the build pass: fills the build's notebook cache
+    python scripts/execute_chapters.py --pass isa       # again with the CPU kernels capped at a lower ISA
+    python scripts/execute_chapters.py 03 05            # only these chapters
+
+**build pass.** Each chapter is read exactly as the book build reads it (myst-nb's reader),
+executed in ``chapters/`` and stored in the jupyter-cache that ``jupyter-book build``
+(``execute_notebooks: cache``) then reads, so the build itself executes nothing. The cache is
+keyed on the notebook's code (jupyter-cache's own key) *and* on everything a chapter reads
+besides its own text: ``src/kexue``, the recorded results, the requirements and
+``scripts/env.sh``. When any of those changes the whole cache is dropped, so it never serves
+outputs made with other code.
+
+**isa pass.** Every chapter runs again with PyTorch's, oneDNN's, MKL's, OpenBLAS' and numpy's
+CPU kernels capped below what the machine offers (see :data:`LOWER_ISA`): a stand-in for a
+reader's older CPU. It compares no outputs, but every chapter must run to the end with all
+its checks passing; it then reports which printed outputs changed compared with the build
+pass, which shows that the settings do change trained numbers.
+
+Both passes write ``_build/timings.json``: per chapter and pass, the wall seconds and the
+kernel's peak resident memory (``VmHWM``). Every kernel runs one thread
+(``scripts/env.sh``); two kernels run at once (``--jobs``).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+CACHE = BUILD / ".jupyter_cache"
+TIMINGS = BUILD / "timings.json"
+TIMEOUT = 900          # seconds per cell, as in _config.yml
+
+# Inputs of a chapter other than its own text: a change to any of them invalidates the cache.
+KEYED = ["src/kexue/**/*.py", "experiments/results/*.json", "benchmarks/results/*.json",
+         "requirements.txt", "requirements-nodeps.txt", "requirements-lock.txt", "scripts/env.sh"]
+
+# The lowered instruction set: every knob below is documented by its library.
+LOWER_ISA = {
+    "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
+    "ONEDNN_MAX_CPU_ISA": "SSE41",             # oneDNN (PyTorch's convolutions, matmuls): SSE4.1 at most
+    "DNNL_MAX_CPU_ISA": "SSE41",               # the same, older spelling
+    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",       # MKL (PyTorch's BLAS): SSE4.2 at most
+    "OPENBLAS_CORETYPE": "Nehalem",            # OpenBLAS (numpy's, scipy's BLAS): SSE4.2-era kernels
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy 2.4's AVX2/AVX-512 loops
+}
+
+
+def sanitize_patterns() -> list[re.Pattern]:
+    """The patterns nbval masks (``tests/nbval_sanitize.cfg``): wall times, progress-bar rates, ..."""
+    text = (ROOT / "tests" / "nbval_sanitize.cfg").read_text(encoding="utf-8")
+    return [re.compile(m) for m in re.findall(r"^regex: (.*)$", text, flags=re.M)]
+
+
+def chapters(selected: list[str]) -> list[Path]:
+    found = sorted((ROOT / "chapters").glob("[0-9][0-9]-*.md"))
+    if selected:
+        found = [p for p in found if p.name[:2] in selected]
+        missing = set(selected) - {p.name[:2] for p in found}
+        if missing:
+            raise SystemExit(f"no chapter file for {sorted(missing)} in chapters/")
+    return found
+
+
+def inputs_key() -> str:
+    h = hashlib.sha256()
+    for pattern in KEYED:
+        for path in sorted(ROOT.glob(pattern)):
+            h.update(str(path.relative_to(ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def read_notebook(path: Path):
+    """The notebook exactly as ``jupyter-book build`` reads ``path`` (myst-nb's reader)."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    return read_myst_markdown_notebook(path.read_text(encoding="utf-8"), config=MdParserConfig(),
+                                       add_source_map=True, path=str(path))
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def execute(path: str, extra_env: dict[str, str]) -> dict:
+    """Run one chapter in a fresh kernel (in this worker process); returns the notebook and measurements."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    os.environ.update(extra_env)
+    nb = read_notebook(Path(path))
+    client = NotebookClient(nb, timeout=TIMEOUT, allow_errors=False, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(Path(path).parent)}})
+    peak: list[float] = []
+
+    def measure(**_):
+        pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
+        value = _peak_rss_mb(pid) if pid else None
+        if value is not None:
+            peak.append(value)
+
+    client.on_cell_executed = measure
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc)[-3000:]
+    except Exception as exc:  # timeouts, dead kernels
+        error = f"{type(exc).__name__}: {exc}"[-3000:]
+    seconds = time.perf_counter() - start
+    return dict(path=path, nb=nb, seconds=round(seconds, 1), peak_rss_mb=round(max(peak), 1) if peak else None,
+                error=error)
+
+
+def text_outputs(nb) -> list[str]:
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        parts = []
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                parts.append(o.get("text", ""))
+            elif "data" in o and "text/plain" in o["data"]:
+                parts.append(o["data"]["text/plain"])
+        text = "".join(parts)
+        for pattern in sanitize_patterns():
+            text = pattern.sub("", text)
+        out.append(text)
+    return out
+
+
+def compare_with_build(name: str, nb) -> dict:
+    """How many code cells print something else than in the build pass, and one example."""
+    import nbformat
+
+    built = BUILD / "jupyter_execute" / "chapters" / f"{name}.ipynb"
+    if not built.is_file():
+        return {"compared": False}
+    a, b = text_outputs(nbformat.read(built, as_version=4)), text_outputs(nb)
+    changed = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    example = None
+    if changed:
+        x, y = a[changed[0]].splitlines(), b[changed[0]].splitlines()
+        pair = next(((p, q) for p, q in zip(x, y) if p != q), (x[:1], y[:1]))
+        example = {"build": str(pair[0])[:160], "lowered": str(pair[1])[:160]}
+    return {"compared": True, "cells": len(a), "changed_cells": len(changed), "example": example}
+
+
+def load_timings() -> dict:
+    try:
+        return json.loads(TIMINGS.read_text())
+    except (OSError, ValueError):
+        return {"chapters": {}}
+
+
+PASSES = (("build", "book build"), ("nbval", "nbval (2nd run)"), ("isa", "lowered ISA"))
+
+
+def format_table(timings: dict, markdown: bool = False, passes=PASSES) -> str:
+    """Per chapter: seconds (and peak memory) of each pass present in ``timings``."""
+    present = [(k, label) for k, label in passes if any(k in t for t in timings.get("chapters", {}).values())]
+    head = ["chapter"] + [f"{label} s" for _, label in present] + \
+        [f"peak MB ({label})" for k, label in present if k != "nbval"]
+    rows = []
+    for name, t in sorted(timings.get("chapters", {}).items()):
+        cells = [name] + [f"{t[k]['seconds']:.0f}" if k in t else "" for k, _ in present]
+        cells += [f"{t[k]['peak_rss_mb']:.0f}" if t.get(k, {}).get("peak_rss_mb") else ""
+                  for k, _ in present if k != "nbval"]
+        rows.append(cells)
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+        lines = ["  ".join(str(x).rjust(w) for x, w in zip(r, widths)) for r in [head, *rows]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("chapters", nargs="*", help="two-digit chapter numbers (default: all)")
+    ap.add_argument("--pass", dest="which", choices=("build", "isa"), default="build")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("KEXUE_JOBS", "2")))
+    ap.add_argument("--table", action="store_true", help="print the timings table of _build/timings.json and stop")
+    a = ap.parse_args(argv)
+    if a.table:
+        print(format_table(load_timings()))
+        return 0
+    paths = chapters(a.chapters)
+    BUILD.mkdir(exist_ok=True)
+    timings = load_timings()
+    todo = paths
+    cache = None
+    if a.which == "build":
+        from jupyter_cache import get_cache
+        from jupyter_cache.base import CacheBundleIn
+
+        key, stamp = inputs_key(), CACHE / "kexue-inputs.key"
+        if CACHE.exists() and (not stamp.is_file() or stamp.read_text() != key):
+            print("execute: src/kexue, recorded results or requirements changed: dropping the notebook cache")
+            shutil.rmtree(CACHE)
+        cache = get_cache(str(CACHE))
+        CACHE.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(key)
+        todo = []
+        for p in paths:
+            try:
+                cache.match_cache_notebook(read_notebook(p))
+                print(f"execute: {p.stem}: cached (code and inputs unchanged)")
+            except KeyError:
+                todo.append(p)
+    env = dict(LOWER_ISA) if a.which == "isa" else {}
+    failed = []
+    t0 = time.perf_counter()
+    if todo:
+        print(f"execute: {len(todo)} chapter(s), {a.jobs} at a time ({a.which} pass)", flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        futures = [pool.submit(execute, str(p), env) for p in todo]
+        for fut in as_completed(futures):
+            r = fut.result()
+            name = Path(r["path"]).stem
+            entry = {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
+            if r["error"]:
+                failed.append(name)
+                print(f"execute: {name}: FAILED after {r['seconds']} s\n{r['error']}", flush=True)
+                continue
+            if a.which == "build":
+                cache.cache_notebook_bundle(CacheBundleIn(r["nb"], r["path"], data={"execution_seconds": r["seconds"]}),
+                                            check_validity=False, overwrite=True)
+            else:
+                entry["vs_build"] = compare_with_build(name, r["nb"])
+            timings["chapters"].setdefault(name[:2], {})[a.which] = entry
+            mem = f"{r['peak_rss_mb']:.0f} MB" if r["peak_rss_mb"] else "? MB"
+            print(f"execute: {name}: {r['seconds']:.1f} s, peak {mem}", flush=True)
+    timings[f"{a.which}_wall_seconds"] = round(time.perf_counter() - t0, 1)
+    timings[f"{a.which}_jobs"] = a.jobs
+    if a.which == "isa":
+        timings["isa_settings"] = LOWER_ISA
+    TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+    if failed:
+        print(f"execute: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    if a.which == "isa":
+        changed = {n: t["isa"]["vs_build"] for n, t in sorted(timings["chapters"].items())
+                   if "isa" in t and t["isa"].get("vs_build", {}).get("compared")}
+        print("lowered instruction set: printed outputs that differ from the build pass")
+        for n, v in changed.items():
+            ex = v["example"]
+            print(f"  {n}: {v['changed_cells']} of {v['cells']} code cells"
+                  + (f"; e.g. {ex['build']!r} -> {ex['lowered']!r}" if ex else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
