@@ -110,6 +110,7 @@ def execute(path: str, extra_env: dict[str, str]) -> dict:
     os.environ.update(extra_env)
     nb = read_notebook(Path(path))
     client = NotebookClient(nb, timeout=TIMEOUT, allow_errors=False, kernel_name="python3", record_timing=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],   # no "running over TCP" notice
                             resources={"metadata": {"path": str(Path(path).parent)}})
     peak: list[float] = []
 
@@ -231,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"execute: {p.stem}: cached (code and inputs unchanged)")
             except KeyError:
                 todo.append(p)
+    # longest first (by the last timings; the capsule chapters at the end of the book are the longest)
+    previous = {n: max(t.get(k, {}).get("seconds", 0) for k in ("build", "isa")) for n, t in timings["chapters"].items()}
+    todo = sorted(todo, key=lambda p: (previous.get(p.name[:2], 0), p.name), reverse=True)
     env = dict(LOWER_ISA) if a.which == "isa" else {}
     failed = []
     t0 = time.perf_counter()

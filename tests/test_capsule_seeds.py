@@ -1,0 +1,57 @@
+"""kexue.capsule.seeds: gathering the recorded full-scale capsule runs (chapters 07 and 08)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kexue.capsule import seeds as S
+
+
+def _write(folder, name, routing, curve, final=None, per_epoch=True):
+    final = final or curve[-1]
+    models = {"caps": {"loss_per_epoch": [0.1] * len(curve), "seconds_train": 1.0}}
+    if per_epoch:
+        models["caps"]["per_epoch"] = [{"mnist_acc": 0.99, "acc1": a, "acc2": a} for a in curve]
+    rec = {"config": {"routing": routing}, "metrics": {"mnist_acc_caps": 0.99, "acc1_caps": final, "acc2_caps": final},
+           "models": models, "command": "python x.py", "date": "2026-12-02T00:00:00Z"}
+    (folder / name).write_text(json.dumps(rec))
+
+
+def test_seeds_are_gathered_and_summarised(tmp_path):
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7])
+    _write(tmp_path, "07-full-post-seed2.json", "post", [0.6, 0.9])
+    _write(tmp_path, "07-full.json", "post", [0.4, 0.8])                  # the first recording: seed 0
+    _write(tmp_path, "08-full-kmeans-seed1.json", "kmeans", [0.9, 0.95])
+    runs = S.recorded_seeds("post", tmp_path)
+    assert list(runs) == [0, 1, 2] and runs[0]["file"] == "07-full.json"
+    mean, sd, seeds = S.per_epoch_stats(runs, "acc1")
+    np.testing.assert_allclose(mean, [0.5, 0.8])
+    np.testing.assert_allclose(sd, [np.std([0.4, 0.5, 0.6], ddof=1), np.std([0.8, 0.7, 0.9], ddof=1)])
+    assert seeds == [0, 1, 2]
+    assert S.final_stats(runs, "acc1") == pytest.approx((0.8, 0.1, 3))
+    assert list(S.recorded_seeds("kmeans", tmp_path)) == [1]
+
+
+def test_a_new_seed_0_replaces_the_first_recording(tmp_path):
+    _write(tmp_path, "07-full.json", "post", [0.4, 0.8])
+    _write(tmp_path, "07-full-post-seed0.json", "post", [0.3, 0.6])
+    assert S.recorded_seeds("post", tmp_path)[0]["file"] == "07-full-post-seed0.json"
+
+
+def test_runs_without_a_curve_count_only_for_the_final_numbers(tmp_path):
+    _write(tmp_path, "08-full.json", "kmeans", [0.9], final=0.95, per_epoch=False)
+    _write(tmp_path, "08-full-kmeans-seed1.json", "kmeans", [0.9, 0.97])
+    runs = S.recorded_seeds("kmeans", tmp_path)
+    assert S.per_epoch_stats(runs, "acc1")[2] == [1]
+    assert S.final_stats(runs, "acc1")[0] == pytest.approx(0.96)
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="routing 'hinton'"):
+        S.recorded_seeds("hinton", tmp_path)
+    with pytest.raises(ValueError, match="metric"):
+        S.per_epoch_stats({}, "loss")
+    with pytest.raises(ValueError, match="evaluated every epoch"):
+        S.per_epoch_stats({}, "acc1")
