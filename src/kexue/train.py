@@ -54,7 +54,7 @@ def _check_int(value, name: str, minimum: int) -> int:
 
 
 # ----------------------------------------------------------------------------- samplers
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Batches:
     """How the batches of one epoch are drawn: a fixed recipe, random only through ``rng``.
 
