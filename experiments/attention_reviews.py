@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
+from kexue.attention.experiment import REVIEW_CONFIGS, review_data, run_review_config
 from kexue.results import run_info
-from kexue.attention.torch import REVIEW_CONFIGS, review_data, run_review_config
 
 SETTINGS = dict(maxlen=80, truncating="post", epochs=5, batch_size=32, lr=1e-3, dim=128, heads=8,
                 size_per_head=16, dropout=0.5, split_seed=0, test_size=0.2)

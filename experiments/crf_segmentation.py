@@ -3,7 +3,7 @@
     nice -n 10 python experiments/crf_segmentation.py --epochs 6 --time-limit 1500
 
 Trains the CNN encoder with a CRF and with a per-character softmax on the whole training
-split (the same code path as the chapter: :mod:`kexue.crf.segmenter`), evaluates word-level
+split (the same code path as the chapter: :mod:`kexue.crf.experiment`), evaluates word-level
 P/R/F1 and illegal transitions on the same 2,000 held-out sentences, and writes
 ``experiments/results/05-full.json`` with the chapter's metric names plus the configuration,
 command, date, wall seconds, machine and library versions.  ``--time-limit`` (seconds per
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import kexue
-from kexue.crf import segmenter as S
+from kexue.crf import experiment as S
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -161,6 +161,7 @@ def test_vocab_and_encode():
 # ----------------------------------------------------------------------------- PyTorch
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+from kexue.attention import experiment as ae  # noqa: E402
 from kexue.attention import torch as at  # noqa: E402
 
 
@@ -290,7 +291,7 @@ def test_order_task_needs_position_embedding():
     for position in (True, False):
         torch.manual_seed(0)
         model = at.AttentionClassifier(22, dim=32, heads=4, size_per_head=8, position=position, dropout=0.0)
-        acc[position] = at.train_order_task(model, steps=250, seed=0, n_test=2000)["test_acc"]
+        acc[position] = ae.train_order_task(model, steps=250, seed=0, n_test=2000)["test_acc"]
     assert acc[True] > 0.95, acc
     assert abs(acc[False] - 0.5) < 0.04, acc
 
@@ -304,9 +305,9 @@ def test_train_classifier_runs_and_rejects_bad_input():
         x[i, :n] = rng.integers(2, 10, n)
     y = (x == 3).any(1).astype(np.int64)
     model = at.AttentionClassifier(10, dim=8, heads=2, size_per_head=4)
-    hist = at.train_classifier(model, x, y, x, y, epochs=2, batch_size=8)
+    hist = ae.train_classifier(model, x, y, x, y, epochs=2, batch_size=8)
     assert len(hist["val_acc"]) == 2 and all(0 <= a <= 1 for a in hist["val_acc"])
     with pytest.raises(ValueError, match="same length"):
-        at.train_classifier(model, x, y[:-1], x, y, epochs=1)
+        ae.train_classifier(model, x, y[:-1], x, y, epochs=1)
     with pytest.raises(ValueError, match="config"):
-        at.run_review_config("bogus", 0, None)
+        ae.run_review_config("bogus", 0, None)

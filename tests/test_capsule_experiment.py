@@ -148,3 +148,42 @@ def test_script_parts_merge_to_the_combined_run(tmp_path, capsys):
         script.merge([parts[0], other])
     with pytest.raises(ValueError, match="at least two"):
         script.merge(parts[:1])
+
+
+def _old_training_loop(model, x, y, epochs, cfg):
+    """The capsule experiment's training loop as it was before it moved onto ``kexue.train.fit``,
+    written out: one ``default_rng(cfg.seed)``, a permutation per epoch, consecutive batches,
+    Adam, the batch-mean margin loss weighted by the batch size, divided by N per epoch."""
+    torch.set_num_threads(cfg.threads)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    targets = np.eye(10, dtype=np.float32)[y]
+    history = []
+    for _ in range(epochs):
+        model.train()
+        order = rng.permutation(len(x))
+        total = 0.0
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(targets[idx])
+            loss = ex.margin_loss(yb, model(xb))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        history.append(total / len(x))
+    return history
+
+
+@pytest.mark.parametrize("routing", ["post", "kmeans"])
+def test_training_is_bit_for_bit_the_old_loop(routing):
+    # the recorded full-scale runs were made with the old loop; kexue.train.fit must not change them
+    cfg = ex.Config(n_train=256, n_test=64, width=0.125, epochs_caps=2, batch_size=32, routing=routing)
+    data = ex.load_data(cfg)
+    new = ex.run_model("caps", cfg, data, per_epoch=True)
+    old_model = ex.build_model("caps", cfg)
+    old = _old_training_loop(old_model, data["x_train"], data["y_train"], cfg.epochs_caps, cfg)
+    assert new["loss"] == old                                    # exact float equality
+    for a, b in zip(new["model"].state_dict().values(), old_model.state_dict().values()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(new["scores_pair"], ex.predict(old_model, data["x_pair"]))

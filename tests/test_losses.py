@@ -9,6 +9,7 @@ from scipy.optimize import minimize, minimize_scalar
 from kexue.losses import numpy_ref as ref
 
 torch = pytest.importorskip("torch")
+from kexue.losses import experiment as lx  # noqa: E402
 from kexue.losses import torch as tl  # noqa: E402
 
 torch.set_num_threads(1)  # tiny tensors: threads only add contention
@@ -164,10 +165,10 @@ def test_train_classifier_is_seeded_and_learns():
     y = rng.integers(0, 3, 300)
     patterns = rng.random((3, 16)) > 0.5
     x = (rng.random((300, 16)) * 60 + 150 * patterns[y]).astype(np.uint8).reshape(300, 4, 4)
-    runs = [tl.train_classifier("center", x[:200], y[:200], x[200:], y[200:], seed=1, epochs=8,
+    runs = [lx.train_classifier("center", x[:200], y[:200], x[200:], y[200:], seed=1, epochs=8,
                                 batch_size=20, lr=3e-3) for _ in range(2)]
     assert runs[0].accuracy == runs[1].accuracy and runs[0].losses == runs[1].losses
     assert runs[0].losses[-1] < runs[0].losses[0]
     assert runs[0].accuracy > 0.6
     with pytest.raises(ValueError, match="kind must be one of"):
-        tl.train_classifier("hinge", x, y, x, y, seed=0)
+        lx.train_classifier("hinge", x, y, x, y, seed=0)

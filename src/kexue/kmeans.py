@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue.numeric import softmax as _softmax
+
 _TINY = 1e-12
 
 __all__ = [
@@ -55,12 +57,6 @@ def _check_K(K: float) -> float:
     if isinstance(K, bool) or not np.isscalar(K) or not np.isfinite(K) or K <= 0:
         raise ValueError(f"the sharpness K must be a finite positive number, got {K!r}")
     return float(K)
-
-
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    z = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _normalize(v: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -74,17 +74,6 @@ class Timer:
 
     def __str__(self) -> str:
         return wall(self.seconds)
-
-
-def batches(n: int, batch_size: int, *, rng=None) -> Iterator:
-    """Index arrays covering ``range(n)`` in batches (shuffled if ``rng`` is given)."""
-    import numpy as np
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for i in range(0, n, batch_size):
-        yield order[i:i + batch_size]
 
 
 def keras_bar(epochs: int, desc: str | None = None):

@@ -1,4 +1,7 @@
-"""PyTorch versions of chapter 03's activations, tested against ``numpy_ref``."""
+"""PyTorch versions of chapter 03's activations (``chapters/03-activation-design.md``), tested against ``numpy_ref``.
+
+The chapter's MNIST experiment is in :mod:`kexue.activations.experiment`.
+"""
 from __future__ import annotations
 
 import torch
@@ -77,42 +80,3 @@ def mlp_layer_gradients(name: str, weights: list, x) -> list[float]:
         h = activation(name, h @ w)
     h.mean().backward()
     return [float(w.grad.norm()) for w in ws]
-
-
-def train_mlp(name: str, x_train, y_train, x_test, y_test, *, hidden: tuple[int, ...] = (128, 128, 128),
-              epochs: int = 5, batch_size: int = 128, lr: float = 1e-3, seed: int = 0) -> dict:
-    """Train an MLP with activation ``name`` on flattened images; the chapter 03 experiment.
-
-    Inputs are numpy arrays (uint8 or float images, int labels); pixels are
-    scaled to [0, 1].  Adam, cross-entropy, a seeded shuffle every epoch.
-    Returns ``{"test_acc": [...per epoch], "train_loss": [...per epoch]}``.
-    """
-    import numpy as np
-
-    from kexue.seed import seed_everything
-
-    seed_everything(seed, frameworks=["torch"])
-    to_x = lambda a: torch.tensor(np.asarray(a, dtype=np.float32).reshape(len(a), -1) / (255.0 if np.asarray(a).dtype == np.uint8 else 1.0))  # noqa: E731
-    xtr, xte = to_x(x_train), to_x(x_test)
-    ytr, yte = torch.tensor(y_train), torch.tensor(y_test)
-    model = mlp(name, [xtr.shape[1], *hidden, int(ytr.max()) + 1])
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    history = {"test_acc": [], "train_loss": []}
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(xtr), generator=gen)
-        total = 0.0
-        for i in range(0, len(xtr), batch_size):
-            idx = order[i:i + batch_size]
-            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.detach().item() * len(idx)
-        model.eval()
-        with torch.no_grad():
-            acc = float((model(xte).argmax(1) == yte).float().mean())
-        history["train_loss"].append(total / len(xtr))
-        history["test_acc"].append(acc)
-    return history

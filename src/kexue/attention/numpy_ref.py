@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue.numeric import softmax  # noqa: F401  (one copy for the package; part of this reference)
+
 NEG_BIG = 1e9
 """Masked logits are set to ``-NEG_BIG`` (finite, so fully masked rows stay NaN-free)."""
 
 LAYOUTS = ("cos_sin", "sin_cos", "interleaved")
-
-
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax along ``axis``."""
-    x = np.asarray(x)
-    z = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:

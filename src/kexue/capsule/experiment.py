@@ -25,7 +25,6 @@ Weights are Glorot-uniform with zero biases (the Keras defaults of the post).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -34,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from kexue import train as train_lib
 from kexue.capsule.numpy_ref import check_routing
 from kexue.capsule.torch import Capsule, margin_loss
 from kexue.data import load_mnist
-from kexue.progress import progress
 from kexue.seed import seed_everything
 
 KINDS = ("cnn", "caps")
@@ -187,23 +186,10 @@ class TwoDigitNet(nn.Module):
         return self.head(u).norm(dim=-1)               # capsule lengths
 
 
-def fast_deterministic() -> None:
-    """Deterministic algorithms stay on, but without NaN-filling every new tensor.
-
-    ``torch.use_deterministic_algorithms(True)`` (set by :func:`kexue.seed_everything`)
-    also fills uninitialised memory, which made a capsule training step several
-    times slower; the fill is a debugging aid and does not change any result.
-    """
-    import torch.utils.deterministic
-
-    torch.utils.deterministic.fill_uninitialized_memory = False
-
-
 def build_model(kind: str, cfg: Config) -> TwoDigitNet:
     """A freshly initialised model, seeded with ``cfg.seed``."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, frameworks=["torch"])
-    fast_deterministic()
     return TwoDigitNet(kind, cfg.width, cfg.routing, cfg.routings)
 
 
@@ -212,48 +198,28 @@ def n_params(model: nn.Module) -> int:
 
 
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Scores (N, 10) for images (N, H, W)."""
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(x), batch_size):
-            out.append(model(torch.from_numpy(x[i:i + batch_size])).numpy())
-    return np.concatenate(out).astype(np.float64)
+    """Scores (N, 10) for images (N, H, W), in consecutive batches of ``batch_size``."""
+    return train_lib.predict(model, lambda idx: torch.from_numpy(x[idx]), train_lib.in_order(len(x), batch_size))
 
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, desc: str | None = None,
           on_epoch: Callable[[int], None] | None = None) -> list[float]:
-    """Adam on the margin loss; one progress bar over all batches; returns the mean loss per epoch.
+    """Adam on the margin loss with :func:`kexue.train.fit`; returns the mean loss per epoch.
 
-    ``on_epoch(e)``, if given, is called after epoch ``e`` (0-based), e.g. to evaluate the model;
-    it must not consume the training's random numbers (evaluation does not).
+    Batches: a fresh permutation per epoch from ``np.random.default_rng(cfg.seed)``, in
+    consecutive batches of ``cfg.batch_size``.  ``on_epoch(e)``, if given, is called after
+    epoch ``e`` (0-based), e.g. to evaluate the model; it cannot change the training.
     """
     torch.set_num_threads(cfg.threads)
-    fast_deterministic()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(cfg.seed)
     targets = np.eye(10, dtype=np.float32)[y]
-    steps = math.ceil(len(x) / cfg.batch_size)
-    history = []
-    bar = progress(total=epochs * steps, desc=desc, unit="batch")
-    for _ in range(epochs):
-        model.train()
-        order = rng.permutation(len(x))
-        total = 0.0
-        for i in range(0, len(x), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(targets[idx])
-            loss = margin_loss(yb, model(xb))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            bar.update(1)
-        history.append(total / len(x))
-        if on_epoch is not None:
-            on_epoch(len(history) - 1)
-    bar.close()
-    return history
+
+    def loss_fn(idx: np.ndarray) -> torch.Tensor:
+        return margin_loss(torch.from_numpy(targets[idx]), model(torch.from_numpy(x[idx])))
+
+    hist = train_lib.fit(model, loss_fn, train_lib.shuffled(len(x), cfg.batch_size), epochs=epochs,
+                         seed=cfg.seed, lr=cfg.lr, desc=desc,
+                         evaluate=None if on_epoch is None else (lambda _model, e: on_epoch(e)))
+    return hist.column("loss")
 
 
 def evaluate(model: nn.Module, data: dict[str, np.ndarray]) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kexue.progress import progress
+from kexue import train as train_lib
 
 __all__ = ["SentimentLSTM", "compress", "batch_ids", "train_classifier", "predict_proba",
            "hidden_states", "batch_hidden_states", "occlusion_scores", "grad_x_input", "integrated_gradients",
@@ -88,70 +88,47 @@ def batch_ids(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.from_numpy(lengths)
 
 
-def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Batches of similar length (less padding), in a random order: sort by (length, random key)."""
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
 def predict_proba(model: SentimentLSTM, seqs: Sequence[np.ndarray], batch_size: int = 512) -> np.ndarray:
-    """P(positive) for compressed id sequences, in eval mode (no dropout)."""
-    model.eval()
+    """P(positive) (N,) for compressed id sequences, in eval mode (no dropout), batched by length."""
     lengths = np.array([len(s) for s in seqs])
-    order = np.argsort(lengths, kind="stable")
-    out = np.zeros(len(seqs))
-    with torch.no_grad():
-        for i in range(0, len(seqs), batch_size):
-            idx = order[i:i + batch_size]
-            ids, lens = batch_ids([seqs[j] for j in idx])
-            out[idx] = torch.sigmoid(model(ids, lens)).double().numpy()
-    return out
+    return train_lib.predict_proba(model, lambda idx: batch_ids([seqs[j] for j in idx]),
+                                   train_lib.by_length(lengths, batch_size))
 
 
 def train_classifier(model: SentimentLSTM, seqs: Sequence[np.ndarray], labels, *, epochs: int = 5,
                      batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                      val: tuple[Sequence[np.ndarray], np.ndarray] | None = None,
                      desc: str = "train") -> list[dict[str, float]]:
-    """Adam on binary cross-entropy, length-bucketed batches; one progress bar over all batches.
+    """Adam on binary cross-entropy with :func:`kexue.train.fit`, length-bucketed batches.
 
-    Returns one row per epoch: mean training loss, training accuracy (running, with
-    dropout) and, if ``val`` is given, validation accuracy.
+    Returns one row per epoch: ``epoch``, mean training ``loss``, ``train_acc`` (running, with
+    dropout) and, if ``val = (seqs, labels)`` is given, ``val_acc``.
     """
     y = np.asarray(labels, dtype=np.float32)
     if len(seqs) != len(y) or len(y) == 0:
         raise ValueError(f"need one label per sequence, got {len(seqs)} sequences and {len(y)} labels")
     if any(len(s) == 0 for s in seqs):
         raise ValueError("drop empty sequences (no known word) before training")
-    rng = np.random.default_rng(seed)
     lengths = np.array([len(s) for s in seqs])
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
-    n_batches = -(-len(y) // batch_size)
-    history = []
-    bar = progress(total=epochs * n_batches, desc=desc, unit="batch")
-    for epoch in range(epochs):
-        model.train()
-        total, correct = 0.0, 0
-        for idx in _buckets(lengths, batch_size, rng):
-            ids, lens = batch_ids([seqs[j] for j in idx])
-            target = torch.from_numpy(y[idx])
-            logits = model(ids, lens)
-            loss = loss_fn(logits, target)
-            opt.zero_grad()
-            (loss / len(idx)).backward()
-            opt.step()
-            total += float(loss.detach())
-            correct += int(((logits.detach() > 0).float() == target).sum())
-            bar.update(1)
-        row = {"epoch": epoch + 1, "loss": total / len(y), "train_acc": correct / len(y)}
-        if val is not None:
-            p = predict_proba(model, val[0])
-            row["val_acc"] = float(np.mean((p > 0.5) == (np.asarray(val[1]) == 1)))
-        history.append(row)
-    bar.close()
-    model.eval()
-    return history
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def batch_loss(idx: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+        ids, lens = batch_ids([seqs[j] for j in idx])
+        target = torch.from_numpy(y[idx])
+        logits = model(ids, lens)
+        correct = int(((logits.detach() > 0).float() == target).sum())
+        return loss_fn(logits, target), {"train_acc": correct}
+
+    evaluate = None
+    if val is not None:
+        val_pos = np.asarray(val[1]) == 1
+
+        def evaluate(model: nn.Module, _epoch: int) -> dict[str, float]:
+            return {"val_acc": float(np.mean((predict_proba(model, val[0]) > 0.5) == val_pos))}
+
+    hist = train_lib.fit(model, batch_loss, train_lib.bucketed(lengths, batch_size), epochs=epochs, seed=seed,
+                         lr=lr, evaluate=evaluate, desc=desc)
+    return hist.epochs
 
 
 # ----------------------------------------------------------------------------- one sentence

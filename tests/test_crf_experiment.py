@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from kexue.crf import segmenter as S  # noqa: E402
+from kexue.crf import experiment as S  # noqa: E402
 
 
 def test_chunk_cuts_at_word_boundaries():

