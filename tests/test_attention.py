@@ -177,7 +177,7 @@ def test_torch_attention_matches_sdpa(causal):
     mask = torch.tensor(ref.length_mask(np.array([6, 3]), 6))[:, None, None, :]
     if causal:
         mask = mask & torch.ones(6, 6, dtype=torch.bool).tril()
-    ours, _ = at.attention(q, k, v, mask=mask)
+    ours, _ = at.scaled_dot_product_attention(q, k, v, mask=mask)
     theirs = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     np_out, _ = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), mask=mask.numpy())
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=ATOL)

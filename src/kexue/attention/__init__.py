@@ -6,17 +6,18 @@ layers and are tested against it and against the frameworks' own attention.
 Importing this package does not import PyTorch or TensorFlow.
 
 Mask convention everywhere in this package: a boolean mask with ``True`` = keep
-(attend to this key), ``False`` = masked out.
+(attend to this key), ``False`` = masked out; a row with every key masked attends
+uniformly to all keys.
 """
 from kexue.attention.numpy_ref import (  # noqa: F401
     LAYOUTS,
-    NEG_BIG,
     build_vocab,
     causal_mask,
     check_mask,
     encode,
     frequencies,
     length_mask,
+    masked_logits,
     multi_head_attention,
     order_task,
     pe_rotation,
@@ -25,6 +26,6 @@ from kexue.attention.numpy_ref import (  # noqa: F401
     softmax,
 )
 
-__all__ = ["LAYOUTS", "NEG_BIG", "build_vocab", "causal_mask", "check_mask", "encode", "frequencies", "length_mask",
+__all__ = ["LAYOUTS", "build_vocab", "causal_mask", "check_mask", "encode", "frequencies", "length_mask", "masked_logits",
            "multi_head_attention", "order_task", "pe_rotation", "scaled_dot_product_attention",
            "sinusoidal_position_embedding", "softmax"]

@@ -3,16 +3,18 @@
 Chapter: ``chapters/06-attention.md``; post: https://kexue.fm/archives/4765.
 
 Mask convention: a **boolean** array, ``True`` = keep (the query may attend to
-that key), ``False`` = masked.  Masked logits are replaced by ``-NEG_BIG``
-before the softmax (the post subtracts a large number), so a row whose keys are
-all masked gives a finite, uniform row of weights instead of NaN.
+that key), ``False`` = masked.  Masked logits are *selected away* (replaced by
+``-inf``) before the softmax, so no real logit, however negative, can outweigh a
+masked one, and nothing overflows in float16.  A row whose keys are **all**
+masked attends uniformly to every key (all its logits are set to 0): its weights
+are ``1/Tk``, finite, never NaN.  The PyTorch and Keras versions do the same
+(:func:`masked_logits`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-NEG_BIG = 1e9
-"""Masked logits are set to ``-NEG_BIG`` (finite, so fully masked rows stay NaN-free)."""
+from kexue import _validate
 
 LAYOUTS = ("cos_sin", "sin_cos", "interleaved")
 
@@ -34,16 +36,27 @@ def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
     """
     m = np.asarray(mask)
     if m.dtype != np.bool_:
-        raise ValueError(f"{name} must be a boolean array (True = keep), got dtype {m.dtype}")
+        raise ValueError(_validate.MASK_BOOL.format(name, m.dtype))
+    bad = ValueError(_validate.MASK_SHAPE.format(name, m.shape, tuple(shape)))
     if m.ndim > len(shape):
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}")
+        raise bad
     try:
-        np.broadcast_shapes(m.shape, tuple(shape))
+        ok = np.broadcast_shapes(m.shape, tuple(shape)) == tuple(shape)
     except ValueError:
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}") from None
-    if np.broadcast_shapes(m.shape, tuple(shape)) != tuple(shape):
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}")
+        ok = False
+    if not ok:
+        raise bad
     return m
+
+
+def masked_logits(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``logits`` with masked entries set to ``-inf``; rows with every key masked set to 0 (uniform weights).
+
+    ``mask`` is a validated boolean array broadcastable to ``logits`` (..., Tq, Tk).
+    """
+    m = np.broadcast_to(mask, logits.shape)
+    any_kept = m.any(axis=-1, keepdims=True)                     # (..., Tq, 1)
+    return np.where(m, logits, np.where(any_kept, -np.inf, 0.0)).astype(logits.dtype, copy=False)
 
 
 def length_mask(lengths, max_len: int) -> np.ndarray:
@@ -75,19 +88,18 @@ def scaled_dot_product_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, ma
     """
     q, k, v = (np.asarray(a) for a in (q, k, v))
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise ValueError("q, k, v need at least 2 dimensions (..., T, d)")
+        raise ValueError(_validate.QKV_NDIM)
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the last dimension, got {q.shape[-1]} and {k.shape[-1]}")
+        raise ValueError(_validate.QK_DIM.format(q.shape[-1], k.shape[-1]))
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same length, got {k.shape[-2]} and {v.shape[-2]}")
+        raise ValueError(_validate.KV_LEN.format(k.shape[-2], v.shape[-2]))
     logits = q @ np.swapaxes(k, -1, -2)
     if scale is True:
         logits = logits / np.sqrt(q.shape[-1])
     elif scale is not False:
         logits = logits * float(scale)
     if mask is not None:
-        m = check_mask(mask, logits.shape)
-        logits = np.where(m, logits, -NEG_BIG)
+        logits = masked_logits(logits, check_mask(mask, logits.shape))
     w = softmax(logits, axis=-1)
     return w @ v, w
 

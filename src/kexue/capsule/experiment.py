@@ -243,7 +243,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Conf
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(targets[idx])
-            loss = margin_loss(yb, model(xb))
+            loss = margin_loss(yb, model(xb), reduction="mean")
             opt.zero_grad()
             loss.backward()
             opt.step()

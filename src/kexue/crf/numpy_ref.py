@@ -20,6 +20,8 @@ import itertools
 
 import numpy as np
 
+from kexue import _validate
+
 SBME = "sbme"
 #: allowed s/b/m/e transitions (row = from, column = to), in the order s, b, m, e
 SBME_ALLOWED = np.array([
@@ -85,11 +87,11 @@ def _check_single(h: np.ndarray, trans: np.ndarray, start=None, end=None) -> tup
 def _check_tags(tags, T: int, K: int) -> np.ndarray:
     y = np.asarray(tags)
     if y.shape != (T,):
-        raise ValueError(f"tags must have shape ({T},) to match emissions, got {y.shape}")
+        raise ValueError(_validate.TAGS_SHAPE.format((T,), y.shape))
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"tags must be integers, got dtype {y.dtype}")
+        raise ValueError(_validate.TAGS_INT.format(y.dtype))
     if y.size and (y.min() < 0 or y.max() >= K):
-        raise ValueError(f"tag out of range: tags must lie in [0, {K}), got min {y.min()}, max {y.max()}")
+        raise ValueError(_validate.TAGS_RANGE.format(K, y.min(), y.max()))
     return y.astype(np.int64)
 
 
@@ -221,11 +223,11 @@ def viterbi(h, trans, start=None, end=None, allowed=None, allowed_start=None, al
     trans = trans.copy()
     s, e = s.copy(), e.copy()
     if allowed is not None:
-        trans[~np.asarray(allowed, dtype=bool)] = -np.inf
+        trans[~_validate.constraint(allowed, (K, K), "allowed")] = -np.inf
     if allowed_start is not None:
-        s[~np.asarray(allowed_start, dtype=bool)] = -np.inf
+        s[~_validate.constraint(allowed_start, (K,), "allowed_start")] = -np.inf
     if allowed_end is not None:
-        e[~np.asarray(allowed_end, dtype=bool)] = -np.inf
+        e[~_validate.constraint(allowed_end, (K,), "allowed_end")] = -np.inf
     delta = s + h[0]
     back = np.zeros((T, K), dtype=np.int64)
     for t in range(1, T):
