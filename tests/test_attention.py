@@ -151,11 +151,13 @@ def test_order_task_labels_balanced_and_bag_uninformative():
 
 
 def test_vocab_and_encode():
-    vocab = ref.build_vocab(["abca", "bd"])
+    from kexue import text
+
+    vocab = text.build_vocab(["abca", "bd"])
     assert vocab == {"a": 2, "b": 3, "c": 4, "d": 5}
-    x = ref.encode(["abcab", "zd"], vocab, maxlen=3, truncating="pre")
+    x = text.encode_batch(["abcab", "zd"], vocab, maxlen=3, truncating="pre")
     np.testing.assert_array_equal(x, [[4, 2, 3], [1, 5, 0]])
-    np.testing.assert_array_equal(ref.encode(["abcab"], vocab, maxlen=3, truncating="post"), [[2, 3, 4]])
+    np.testing.assert_array_equal(text.encode_batch(["abcab"], vocab, maxlen=3, truncating="post"), [[2, 3, 4]])
 
 
 # ----------------------------------------------------------------------------- PyTorch

@@ -105,7 +105,7 @@ def test_case04_keras_center_loss_checks_labels():
 # ----------------------------------------------------------------------------- case 5
 def test_case05_zero_word_count_is_refused():
     sentences = [["a", "b", "c"], ["a", "c"]]
-    vocab = pmi.build_vocab(sentences)
+    vocab = pmi.build_counted_vocab(sentences)
     X = pmi.cooccurrence(sentences, vocab, window=2)
     counts = vocab.counts.copy()
     counts[vocab.index["b"]] = 0
@@ -203,6 +203,6 @@ def test_case09_keras_crf_nll_refuses_float_tags():
 def test_case10_build_vocab_checks_every_sentence():
     sentences = [["a", "b"]] * 6 + ["a sentence given as a string"]
     with pytest.raises(ValueError, match="each sentence must be a list of words, not a string"):
-        pmi.build_vocab(sentences)
+        pmi.build_counted_vocab(sentences)
     with pytest.raises(ValueError, match="words must be strings"):
-        pmi.build_vocab([["a", "b"]] * 6 + [["a", 3]])
+        pmi.build_counted_vocab([["a", "b"]] * 6 + [["a", 3]])

@@ -100,3 +100,26 @@ def test_pip_install_into_a_clean_venv_imports_every_numpy_module(tmp_path):
     code = f"import importlib\nfor m in {NUMPY_MODULES!r}: importlib.import_module(m)\nprint('ok')"
     out = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+TOPICS = sorted(p.parent.name for p in SRC.glob("*/numpy_ref.py"))
+
+
+@pytest.mark.parametrize("path", sorted(SRC.glob("*/*.py")) + [SRC / "text.py"], ids=lambda p: p.relative_to(SRC).as_posix())
+def test_every_topic_module_docstring_names_its_chapter_file(path):
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    files = {c.name for c in (ROOT / "chapters").glob("*.md")}
+    named = set(__import__("re").findall(r"chapters/(\d\d-[\w-]+\.md)", doc))
+    assert named and named <= files, f"{path.name}: docstring names {sorted(named)}; chapters are {sorted(files)}"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_topic_exports_its_numpy_reference_with_all(topic):
+    import importlib
+
+    package = importlib.import_module(f"kexue.{topic}")
+    ref = importlib.import_module(f"kexue.{topic}.numpy_ref")
+    assert package.__all__ == ref.__all__
+    assert all(getattr(package, n) is getattr(ref, n) for n in ref.__all__)
+    public = {n for n, v in vars(ref).items() if not n.startswith("_") and getattr(v, "__module__", None) == ref.__name__}
+    assert public <= set(ref.__all__), f"public but not in __all__: {sorted(public - set(ref.__all__))}"

@@ -1,4 +1,4 @@
-"""Keras 3 versions of chapter 03's activations (``keras.ops`` only), tested against ``numpy_ref``.
+"""Keras 3 versions of chapter 03's activations (``chapters/03-activation-design.md``) (``keras.ops`` only), tested against ``numpy_ref``.
 
 Usage: ``keras.layers.Dense(64, activation=kexue.activations.keras.xmin)``.
 """

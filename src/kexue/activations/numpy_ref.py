@@ -1,4 +1,4 @@
-"""numpy reference for chapter 03: activations, their derivatives, and the post's experiments.
+"""numpy reference for chapter 03 (``chapters/03-activation-design.md``): activations, their derivatives, and the post's experiments.
 
 The functions here are the specification the PyTorch and Keras versions are
 tested against.  Derivatives are in closed form (no autodiff), so comparing
@@ -7,6 +7,11 @@ them with a framework's autograd is a check between independent computations.
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = [
+    "NAMES", "sigmoid", "xmin", "xmin_naive", "activation", "derivative", "glu", "float32_roundtrip",
+    "glorot_uniform", "mlp_layer_gradients", "zero_gradient_fraction",
+]
 
 #: the activations of chapter 03; ``"xmin"`` is the post's x·min(1, eˣ)
 NAMES = ("sigmoid", "tanh", "relu", "softplus", "swish", "xmin")

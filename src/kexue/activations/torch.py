@@ -1,4 +1,4 @@
-"""PyTorch versions of chapter 03's activations, tested against ``numpy_ref``."""
+"""PyTorch versions of chapter 03's activations (``chapters/03-activation-design.md``), tested against ``numpy_ref``."""
 from __future__ import annotations
 
 import torch

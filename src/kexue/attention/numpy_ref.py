@@ -16,6 +16,12 @@ import numpy as np
 
 from kexue import _validate
 
+__all__ = [
+    "LAYOUTS", "softmax", "check_mask", "masked_logits", "length_mask", "causal_mask",
+    "scaled_dot_product_attention", "multi_head_attention", "frequencies", "sinusoidal_position_embedding",
+    "pe_rotation", "order_task",
+]
+
 LAYOUTS = ("cos_sin", "sin_cos", "interleaved")
 
 
@@ -208,34 +214,6 @@ def pe_rotation(k: float, dim: int, layout: str = "interleaved", base: float = 1
 
 
 # ----------------------------------------------------------------------------- data for the experiments
-def build_vocab(texts: list[str], min_count: int = 1) -> dict[str, int]:
-    """Character vocabulary: id 0 = padding, 1 = unknown, then characters by frequency (ties by code point)."""
-    counts: dict[str, int] = {}
-    for t in texts:
-        for ch in t:
-            counts[ch] = counts.get(ch, 0) + 1
-    chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-    return {c: i + 2 for i, c in enumerate(chars)}
-
-
-def encode(texts: list[str], vocab: dict[str, int], maxlen: int = 80, truncating: str = "pre") -> np.ndarray:
-    """Token ids (N, maxlen), int64, padded with 0 at the end; unknown characters become 1.
-
-    ``truncating="pre"`` keeps the last ``maxlen`` characters (Keras' ``pad_sequences``
-    default, used by the post); ``"post"`` keeps the first ones.
-    """
-    if truncating not in ("pre", "post"):
-        raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen < 1:
-        raise ValueError(f"maxlen must be positive, got {maxlen}")
-    out = np.zeros((len(texts), maxlen), dtype=np.int64)
-    for i, t in enumerate(texts):
-        ids = [vocab.get(ch, 1) for ch in t]
-        ids = ids[-maxlen:] if truncating == "pre" else ids[:maxlen]
-        out[i, :len(ids)] = ids
-    return out
-
-
 def order_task(n: int, length: int = 16, n_fillers: int = 18, rng: np.random.Generator | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic order task: filler tokens ``2..n_fillers+1`` plus tokens A and B once each.

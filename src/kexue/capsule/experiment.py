@@ -1,4 +1,4 @@
-"""The post's experiment: train on single MNIST digits, test on pairs of digits (chapter 07).
+"""The post's experiment: train on single MNIST digits, test on pairs of digits (chapter 07, ``chapters/07-capsule.md``).
 
 Shared by the chapter (live, reduced scale), ``experiments/capsule_two_digits.py``
 (full scale) and chapter 08 (which reruns it with another routing)::

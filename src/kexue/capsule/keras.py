@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 from kexue import _validate
-from kexue.capsule.numpy_ref import EPS, MARGIN_SHAPE, check_routing
+from kexue.capsule.numpy_ref import EPS, check_routing
 
 
 def squash(x, c: float = 1.0, axis: int = -1, eps: float = EPS):
@@ -117,7 +117,7 @@ def margin_loss(y_true, p, m_plus: float = 0.9, m_minus: float = 0.1, lam: float
         raise ValueError(_validate.REDUCTION.format(reduction))
     if len(p.shape) != 2 or len(y_true.shape) != 2 or any(
             a is not None and b is not None and a != b for a, b in zip(y_true.shape, p.shape)):
-        raise ValueError(MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
+        raise ValueError(_validate.MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
     y_true = ops.cast(y_true, p.dtype)
     loss = y_true * ops.relu(m_plus - p) ** 2 + lam * (1 - y_true) * ops.relu(p - m_minus) ** 2
     return ops.mean(loss) if reduction == "mean" else ops.mean(loss, axis=-1)

@@ -29,10 +29,13 @@ import numpy as np
 
 from kexue import _validate
 
+__all__ = [
+    "ROUTINGS", "EPS", "check_routing", "squash", "l2_normalize", "softmax", "dynamic_routing",
+    "predictions", "capsule", "margin_loss", "mean_max_coupling",
+]
+
 #: routing name -> squash constant used by default with it
 ROUTINGS: dict[str, float] = {"hinton": 1.0, "post": 0.5, "kmeans": 0.5}
-
-MARGIN_SHAPE = "y_true and p must be matrices of the same shape, got {} and {}"
 
 #: the small constant inside square roots (Keras' ``epsilon()``)
 EPS = 1e-7
@@ -159,7 +162,7 @@ def margin_loss(y_true: np.ndarray, p: np.ndarray, m_plus: float = 0.9, m_minus:
     y_true = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if y_true.shape != p.shape or p.ndim != 2:
-        raise ValueError(MARGIN_SHAPE.format(y_true.shape, p.shape))
+        raise ValueError(_validate.MARGIN_SHAPE.format(y_true.shape, p.shape))
     loss = y_true * np.maximum(0.0, m_plus - p) ** 2 + lam * (1 - y_true) * np.maximum(0.0, p - m_minus) ** 2
     return loss.mean() if reduction == "mean" else loss.mean(axis=-1)
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from kexue import _validate
-from kexue.capsule.numpy_ref import EPS, MARGIN_SHAPE, check_routing
+from kexue.capsule.numpy_ref import EPS, check_routing
 
 
 def squash(x: torch.Tensor, c: float = 1.0, dim: int = -1, eps: float = EPS) -> torch.Tensor:
@@ -136,7 +136,7 @@ def margin_loss(y_true: torch.Tensor, p: torch.Tensor, m_plus: float = 0.9, m_mi
     _validate.torch_tensor(y_true, "y_true")
     _validate.torch_tensor(p, "p", floating=True)
     if y_true.shape != p.shape or p.dim() != 2:
-        raise ValueError(MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
+        raise ValueError(_validate.MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
     y_true = y_true.to(p.dtype)
     loss = y_true * torch.relu(m_plus - p) ** 2 + lam * (1 - y_true) * torch.relu(p - m_minus) ** 2
     return loss.mean() if reduction == "mean" else loss.mean(dim=-1)

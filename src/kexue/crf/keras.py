@@ -77,7 +77,7 @@ class CRF(keras.layers.Layer):
             if not np.all(np.isfinite(em)):
                 raise ValueError("emissions contain non-finite values (nan or inf)")
             if mask is not None:
-                numpy_ref.check_mask(_concrete(mask), (B, T))
+                numpy_ref.mask_lengths(_concrete(mask), (B, T))
             if tags is not None:
                 y = _concrete(tags)
                 if y.shape != (B, T):

@@ -22,6 +22,13 @@ import numpy as np
 
 from kexue import _validate
 
+__all__ = [
+    "SBME", "SBME_ALLOWED", "SBME_START", "SBME_END", "sbme_constraints", "count_illegal", "mask_lengths",
+    "logsumexp", "path_score", "all_paths", "brute_force_log_z", "brute_force_best_path",
+    "brute_force_marginals", "forward_log_alpha", "log_partition", "log_partition_prob_space", "marginals",
+    "viterbi", "batch_nll", "batch_viterbi",
+]
+
 SBME = "sbme"
 #: allowed s/b/m/e transitions (row = from, column = to), in the order s, b, m, e
 SBME_ALLOWED = np.array([
@@ -95,7 +102,7 @@ def _check_tags(tags, T: int, K: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+def mask_lengths(mask, shape: tuple[int, int]) -> np.ndarray:
     """Validate a right-padding mask of shape ``(B, T)`` and return its lengths ``(B,)``."""
     m = np.asarray(mask)
     if m.shape != tuple(shape):
@@ -251,7 +258,7 @@ def batch_nll(emissions, tags, mask, trans, start=None, end=None) -> np.ndarray:
     y = np.asarray(tags)
     if y.shape != em.shape[:2]:
         raise ValueError(f"tags must have shape {em.shape[:2]} to match emissions, got {y.shape}")
-    lengths = check_mask(mask, em.shape[:2])
+    lengths = mask_lengths(mask, em.shape[:2])
     out = np.empty(len(em))
     for b, n in enumerate(lengths):
         out[b] = log_partition(em[b, :n], trans, start, end) - path_score(em[b, :n], y[b, :n], trans, start, end)
@@ -264,7 +271,7 @@ def batch_viterbi(emissions, mask, trans, start=None, end=None, allowed=None, al
     em = np.asarray(emissions, dtype=np.float64)
     if em.ndim != 3:
         raise ValueError(f"emissions must have shape (B, T, K), got {em.shape}")
-    lengths = check_mask(mask, em.shape[:2])
+    lengths = mask_lengths(mask, em.shape[:2])
     out = np.full(em.shape[:2], pad, dtype=np.int64)
     for b, n in enumerate(lengths):
         out[b, :n] = viterbi(em[b, :n], trans, start, end, allowed, allowed_start, allowed_end)[0]

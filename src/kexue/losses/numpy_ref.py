@@ -14,6 +14,11 @@ import numpy as np
 
 from kexue import _validate
 
+__all__ = [
+    "check_eps", "check_labels", "log_softmax", "smoothed_targets", "mixed_cross_entropy",
+    "optimal_logit_gap", "min_mixed_loss", "center_loss", "center_loss_grad", "compactness",
+]
+
 
 # ----------------------------------------------------------------------------- validation
 def check_eps(eps: float) -> float:

@@ -5,7 +5,7 @@ series 更别致的词向量模型 (https://kexue.fm/archives/4669 and parts 466
 
 Pipeline:
 
-1. :func:`build_vocab` and :func:`cooccurrence`: symmetric, unweighted window
+1. :func:`build_counted_vocab` and :func:`cooccurrence`: symmetric, unweighted window
    counts over a tokenised corpus into a sparse matrix, self-pairs excluded
    (vectorised over window offsets, no Python loop over pairs);
    :func:`cooccurrence_loop` is the literal loop, for checking.
@@ -27,8 +27,8 @@ import numpy as np
 from scipy import sparse
 
 __all__ = [
-    "Vocab", "Pairs", "build_vocab", "encode", "cooccurrence", "cooccurrence_loop", "pmi_pairs",
-    "ppmi_matrix", "glove_weight", "init_vectors", "simpler_glove_loss", "simpler_glove_grad", "train_simpler_glove",
+    "Vocab", "Pairs", "build_counted_vocab", "corpus_ids", "cooccurrence", "cooccurrence_loop", "pmi_pairs",
+    "ppmi_matrix", "glove_weight", "init_vectors", "batch_orders", "simpler_glove_loss", "simpler_glove_grad", "train_simpler_glove",
     "svd_vectors", "glove_loss", "glove_translate", "neighbours", "analogy", "keywords",
     "planted_pmi", "topic_corpus", "pair_correlation", "pearson_map", "norm_vs_logp",
 ]
@@ -75,7 +75,7 @@ def _check_corpus(sentences: Sequence[Sequence[str]]) -> None:
             raise ValueError("each sentence must be a list of words, not a string")
 
 
-def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> Vocab:
+def build_counted_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> Vocab:
     """Words occurring at least ``min_count`` times, most frequent first."""
     _check_corpus(sentences)
     if min_count < 1:
@@ -90,7 +90,7 @@ def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> Vocab
     return Vocab([w for w, _ in kept], np.array([c for _, c in kept]))
 
 
-def encode(sentences: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+def corpus_ids(sentences: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
     """The corpus as ``(ids, sentence_ids)``; out-of-vocabulary words are removed first.
 
     As in GloVe's ``cooccur``, a dropped word does not occupy a window slot.
@@ -117,7 +117,7 @@ def cooccurrence(sentences: Sequence[Sequence[str]], vocab: Vocab, window: int) 
     """
     if int(window) != window or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window}")
-    ids, sid = encode(sentences, vocab)
+    ids, sid = corpus_ids(sentences, vocab)
     n = len(vocab)
     rows, cols = [], []
     for d in range(1, int(window) + 1):
