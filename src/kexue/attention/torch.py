@@ -161,7 +161,7 @@ def sinusoidal_position_embedding(length: int, dim: int, layout: str = "cos_sin"
     if dim < 2 or dim % 2:
         raise ValueError(f"dim must be a positive even integer, got {dim}")
     pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]
-    freq = torch.pow(torch.tensor(float(base), dtype=torch.float64),
+    freq = torch.pow(torch.tensor(float(base), dtype=torch.float64, device=device),
                      -2.0 * torch.arange(dim // 2, dtype=torch.float64, device=device) / dim)
     ang = pos * freq[None, :]
     s, c = torch.sin(ang), torch.cos(ang)
