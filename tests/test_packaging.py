@@ -94,9 +94,16 @@ def test_cached_loaders_hand_out_fresh_objects(loader, mutate):
 @pytest.mark.slow_install
 @pytest.mark.skipif(os.environ.get("KEXUE_PIP_TEST") != "1", reason="set KEXUE_PIP_TEST=1: builds a venv (network)")
 def test_pip_install_into_a_clean_venv_imports_every_numpy_module(tmp_path):
+    import shutil
+
+    copy = tmp_path / "kexue"          # build from a copy: pip leaves build/ and *.egg-info behind
+    shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, copy / name)
     venv.create(tmp_path / "venv", with_pip=True)
     py = tmp_path / "venv" / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "--quiet", str(ROOT)], check=True, timeout=1200)
+    subprocess.run([py, "-m", "pip", "install", "--quiet", str(copy)], check=True, timeout=1200)
     code = f"import importlib\nfor m in {NUMPY_MODULES!r}: importlib.import_module(m)\nprint('ok')"
     out = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

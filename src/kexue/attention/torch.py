@@ -186,6 +186,9 @@ class PositionEmbedding(nn.Module):
         self.mode, self.size, self.layout = mode, size, layout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _validate.torch_tensor(x, "x", floating=True)
+        if x.dim() != 3:
+            raise ValueError(f"x must be a (batch, time, features) tensor, got shape {tuple(x.shape)}")
         b, t, d = x.shape
         if self.mode == "sum":
             if self.size is not None and self.size != d:
@@ -224,6 +227,10 @@ class AttentionClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B,) for int64 token ids (B, T), 0 = padding."""
+        _validate.torch_tensor(tokens, "tokens")
+        if tokens.is_floating_point() or tokens.dtype == torch.bool or tokens.dim() != 2:
+            raise ValueError(f"tokens must be integer ids of shape (batch, time), got {tokens.dtype} "
+                             f"of shape {tuple(tokens.shape)}")
         return self.out(self.drop(self.pooled(tokens))).squeeze(-1)
 
 

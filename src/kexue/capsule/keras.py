@@ -12,13 +12,15 @@ import keras
 from keras import ops
 
 from kexue import _validate
-from kexue.capsule.numpy_ref import EPS, check_routing
+from kexue.capsule.numpy_ref import EPS, check_routing, squash_scale
 
 
 def squash(x, c: float = 1.0, axis: int = -1, eps: float = EPS):
-    """``x·sqrt(||x||²+eps)/(c+||x||²)``, scaled by the largest entry first (see the numpy reference)."""
+    """``x·sqrt(||x||²+eps)/(c+||x||²)``; a vector that could overflow ``||x||²`` is scaled first (numpy reference)."""
     c = _validate.squash_constant(c)
-    m = ops.maximum(ops.max(ops.abs(ops.stop_gradient(x)), axis=axis, keepdims=True), 1.0)
+    m = ops.max(ops.abs(ops.stop_gradient(x)), axis=axis, keepdims=True)
+    limit = squash_scale(keras.backend.standardize_dtype(x.dtype), x.shape[axis] or 1)
+    m = ops.where(m > limit, m, ops.ones_like(m))
     y = x / m
     t = ops.sum(y * y, axis=axis, keepdims=True)
     inv2 = (1.0 / m) / m

@@ -30,7 +30,7 @@ import numpy as np
 from kexue import _validate
 
 __all__ = [
-    "ROUTINGS", "EPS", "check_routing", "squash", "l2_normalize", "softmax", "dynamic_routing",
+    "ROUTINGS", "EPS", "check_routing", "squash", "squash_scale", "l2_normalize", "softmax", "dynamic_routing",
     "predictions", "capsule", "margin_loss", "mean_max_coupling",
 ]
 
@@ -61,19 +61,27 @@ def squash(x: np.ndarray, c: float = 1.0, axis: int = -1, eps: float = EPS) -> n
     and the output length stays strictly below 1 for any ``c > eps/2``.
 
     The squared norm would overflow long before the output does (|x| = 300 in
-    float16, 1e20 in float32), so a vector whose largest entry ``m`` exceeds 1 is
-    first divided by ``m``: with ``y = x/m``, ``t = ||y||²`` the same value is
-    ``y·sqrt(t + eps/m²)/(c/m² + t)``, and nothing overflows for finite ``x``.
+    float16, 1e20 in float32), so a vector whose largest entry ``m`` could overflow
+    it (:func:`squash_scale`) is first divided by ``m``: with ``y = x/m``,
+    ``t = ||y||²`` the same value is ``y·sqrt(t + eps/m²)/(c/m² + t)``.  Every other
+    vector is divided by exactly 1, so its result is bit for bit the plain formula.
     """
     c = _validate.squash_constant(c)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
-    m = np.maximum(np.max(np.abs(x), axis=axis, keepdims=True), 1)   # the scale, >= 1
+    m = np.max(np.abs(x), axis=axis, keepdims=True)
+    m = np.where(m > squash_scale(x.dtype, x.shape[axis]), m, np.ones_like(m))   # the scale: m or 1
     y = x / m
     t = np.sum(y * y, axis=axis, keepdims=True)
-    inv2 = (1 / m) / m                                                 # 1/m², may underflow to 0
+    inv2 = (1 / m) / m                                                 # 1/m², 1 for most vectors
     return y * np.sqrt(t + eps * inv2) / (c * inv2 + t)
+
+
+def squash_scale(dtype, d: int) -> float:
+    """Largest entry above which ``||x||²`` of a ``d``-vector might overflow ``dtype`` (with room for ``c``)."""
+    big = {"float16": 65504.0, "bfloat16": 3.38e38, "float32": 3.4028e38, "float64": 1.7976e308}[str(dtype)]
+    return float(np.sqrt(big / (4.0 * max(int(d), 1))))
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = EPS) -> np.ndarray:

@@ -14,18 +14,19 @@ import torch
 from torch import nn
 
 from kexue import _validate
-from kexue.capsule.numpy_ref import EPS, check_routing
+from kexue.capsule.numpy_ref import EPS, check_routing, squash_scale
 
 
 def squash(x: torch.Tensor, c: float = 1.0, dim: int = -1, eps: float = EPS) -> torch.Tensor:
     """``x·sqrt(||x||²+eps)/(c+||x||²)``: length ``||x||²/(c+||x||²) < 1``, direction kept.
 
-    Computed after dividing by the largest entry when it exceeds 1, as in
-    :func:`kexue.capsule.numpy_ref.squash`, so the squared norm never overflows.
+    A vector whose largest entry could overflow ``||x||²`` is divided by it first, as in
+    :func:`kexue.capsule.numpy_ref.squash`; any other vector is divided by exactly 1.
     """
     c = _validate.squash_constant(c)
     _validate.torch_tensor(x, "x", floating=True)
-    m = x.detach().abs().amax(dim=dim, keepdim=True).clamp_min(1.0)   # the scale, >= 1 (a constant)
+    m = x.detach().abs().amax(dim=dim, keepdim=True)                   # a constant: no gradient through it
+    m = torch.where(m > squash_scale(str(x.dtype).removeprefix("torch."), x.shape[dim]), m, torch.ones_like(m))
     y = x / m
     t = (y * y).sum(dim=dim, keepdim=True)
     inv2 = (1.0 / m) / m
@@ -34,6 +35,7 @@ def squash(x: torch.Tensor, c: float = 1.0, dim: int = -1, eps: float = EPS) -> 
 
 def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = EPS) -> torch.Tensor:
     """``x / sqrt(||x||² + eps)``."""
+    _validate.torch_tensor(x, "x", floating=True)
     return x / torch.sqrt((x * x).sum(dim=dim, keepdim=True) + eps)
 
 
@@ -41,6 +43,7 @@ def dynamic_routing(u_hat: torch.Tensor, routings: int = 3, routing: str = "post
                     squash_c: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Route ``u_hat`` (B, k, n, d); returns ``(v, c)`` with v (B, k, d) and the last couplings (B, k, n)."""
     c_sq = check_routing(routing, routings, squash_c)
+    _validate.torch_tensor(u_hat, "u_hat", floating=True)
     if u_hat.dim() != 4:
         raise ValueError(f"u_hat must have shape (batch, k, n, d), got shape {tuple(u_hat.shape)}")
     b = u_hat.new_zeros(u_hat.shape[:3])
@@ -105,6 +108,7 @@ class Capsule(nn.Module):
 
     def predictions(self, u: torch.Tensor) -> torch.Tensor:
         """Prediction vectors û (B, k, n, d_out)."""
+        _validate.torch_tensor(u, "u", floating=True)
         if u.dim() != 3:
             raise ValueError(f"input capsules must have shape (batch, n, d_in), got shape {tuple(u.shape)}")
         if u.shape[-1] != self.input_dim_capsule:
