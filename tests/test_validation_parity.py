@@ -88,6 +88,10 @@ ATTENTION = _table([
         "numpy": lambda: att_ref.multi_head_attention(Q, Q, Q, *[np.eye(4)] * 3, 2, key_mask=np.ones((2, 3))),
         "torch": lambda: att_torch.MultiHeadAttention(2, 2, 4).double()(T(Q), key_mask=torch.ones(2, 3)),
         "keras": lambda: att_keras.MultiHeadAttention(2, 2)(Q, key_mask=np.ones((2, 3), np.float32))}),
+    ("key_mask shape", ValueError, r"key_mask has shape \(2, 4\), which does not broadcast to \(2, 3\)", {
+        "numpy": lambda: att_ref.multi_head_attention(Q, Q, Q, *[np.eye(4)] * 3, 2, key_mask=np.ones((2, 4), bool)),
+        "torch": lambda: att_torch.MultiHeadAttention(2, 2, 4).double()(T(Q), key_mask=torch.ones(2, 4).bool()),
+        "keras": lambda: att_keras.MultiHeadAttention(2, 2)(Q, key_mask=np.ones((2, 4), bool))}),
     ("mask shape", ValueError, r"mask has shape \(2, 4\), which does not broadcast to \(2, 3, 3\)", {
         "numpy": lambda: att_ref.scaled_dot_product_attention(Q, Q, Q, mask=np.ones((2, 4), bool)),
         "torch": lambda: att_torch.scaled_dot_product_attention(T(Q), T(Q), T(Q),
@@ -239,3 +243,20 @@ ACTIVATIONS = _table([
 @pytest.mark.parametrize("exc,msg,call", ACTIVATIONS)
 def test_activations(exc, msg, call):
     _check(exc, msg, call)
+
+
+def test_a_broadcast_key_mask_means_the_same_in_every_framework():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4))
+    w = [rng.normal(size=(4, 4)) for _ in range(3)]
+    keep = np.array([True, True, False])                           # (Tk,): the same for every sample
+    ref = att_ref.multi_head_attention(x, x, x, *w, 2, key_mask=np.broadcast_to(keep, (2, 3)))
+    got_np = att_ref.multi_head_attention(x, x, x, *w, 2, key_mask=keep)
+    lt = att_torch.MultiHeadAttention(2, 2, 4).double()
+    lt.load_numpy(*w)
+    lk = att_keras.MultiHeadAttention(2, 2, dtype="float64")
+    lk(x)
+    lk.load_numpy(*w)
+    np.testing.assert_allclose(got_np, ref, atol=1e-12)
+    np.testing.assert_allclose(lt(T(x), key_mask=T(keep)).detach().numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(ops.convert_to_numpy(lk(x, key_mask=keep)), ref, atol=1e-12)

@@ -16,17 +16,24 @@ from kexue import _validate
 from kexue.attention.numpy_ref import LAYOUTS
 
 
-def _check_mask(mask, shape: tuple, name: str):
-    """Validate a boolean mask against the static parts of ``shape`` (``None`` = unknown); numpy's messages."""
+def check_mask(mask, shape: tuple, name: str = "mask"):
+    """Validate a boolean mask that must broadcast to ``shape`` (``None`` = unknown size); numpy's rule and messages.
+
+    Returns the mask as a tensor broadcast to ``shape`` where its sizes are known.
+    """
     if mask is None:
         return None
     dtype = getattr(mask, "dtype", None)
-    dtype = str(getattr(dtype, "name", dtype))
+    if dtype is None:
+        mask = np.asarray(mask)
+        dtype = mask.dtype
+    dtype = keras.backend.standardize_dtype(dtype)
     if dtype != "bool":
         raise ValueError(_validate.MASK_BOOL.format(name, dtype))
     mshape = tuple(mask.shape)
-    if len(mshape) != len(shape) or any(a is not None and b is not None and a != b
-                                        for a, b in zip(mshape, shape)):
+    ok = len(mshape) <= len(shape) and all(
+        a is None or b is None or a == b or a == 1 for a, b in zip(mshape[::-1], tuple(shape)[::-1]))
+    if not ok:
         raise ValueError(_validate.MASK_SHAPE.format(name, mshape, tuple(shape)))
     return mask
 
@@ -80,7 +87,8 @@ class MultiHeadAttention(keras.layers.Layer):
             logits = logits * float(self.scale)
         mask = None
         if key_mask is not None:
-            mask = _check_mask(key_mask, (q.shape[0], k.shape[1]), "key_mask")[:, None, None, :]
+            km = check_mask(key_mask, (q.shape[0], k.shape[1]), "key_mask")
+            mask = ops.broadcast_to(km, (b, tk))[:, None, None, :]
         if causal:
             c = ops.arange(tq)[:, None] >= ops.arange(tk)[None, :]
             mask = c if mask is None else ops.logical_and(mask, c)
@@ -92,8 +100,8 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.wo is not None:
             out = ops.matmul(out, self.wo)
         if query_mask is not None:
-            qm = _check_mask(query_mask, (q.shape[0], q.shape[1]), "query_mask")
-            out = out * ops.cast(qm, out.dtype)[:, :, None]
+            qm = check_mask(query_mask, (q.shape[0], q.shape[1]), "query_mask")
+            out = out * ops.cast(ops.broadcast_to(qm, (b, tq)), out.dtype)[:, :, None]
         return (out, w) if return_weights else out
 
     def load_numpy(self, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray, wo: np.ndarray | None = None) -> None:

@@ -145,7 +145,7 @@ def multi_head_attention(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, wq: np.
     q, k, v = _split_heads(xq @ wq, heads), _split_heads(xk @ wk, heads), _split_heads(xv @ wv, heads)
     mask = np.ones((b, 1, tq, tk), dtype=bool)
     if key_mask is not None:
-        mask = mask & check_mask(key_mask, (b, tk), "key_mask")[:, None, None, :]
+        mask = mask & np.broadcast_to(check_mask(key_mask, (b, tk), "key_mask"), (b, tk))[:, None, None, :]
     if causal:
         mask = mask & causal_mask(tq, tk)
     out, w = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
@@ -155,7 +155,7 @@ def multi_head_attention(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, wq: np.
             raise ValueError(f"wo must have shape ({width}, d_out), got {wo.shape}")
         out = out @ wo
     if query_mask is not None:
-        out = out * check_mask(query_mask, (b, tq), "query_mask")[:, :, None]
+        out = out * np.broadcast_to(check_mask(query_mask, (b, tq), "query_mask"), (b, tq))[:, :, None]
     return (out, w) if return_weights else out
 
 

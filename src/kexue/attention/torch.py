@@ -116,7 +116,7 @@ class MultiHeadAttention(nn.Module):
         Q, K, V = self._split(self.q_proj(q)), self._split(self.k_proj(k)), self._split(self.v_proj(v))
         mask = None
         if key_mask is not None:
-            mask = check_mask(key_mask, (b, tk), "key_mask")[:, None, None, :]
+            mask = check_mask(key_mask, (b, tk), "key_mask").expand(b, tk)[:, None, None, :]
         if causal:
             c = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril()
             mask = c if mask is None else mask & c
@@ -139,7 +139,7 @@ class MultiHeadAttention(nn.Module):
         if self.o_proj is not None:
             out = self.o_proj(out)
         if query_mask is not None:
-            out = out * check_mask(query_mask, (b, tq), "query_mask")[:, :, None].to(out.dtype)
+            out = out * check_mask(query_mask, (b, tq), "query_mask").expand(b, tq)[:, :, None].to(out.dtype)
         return (out, weights) if return_weights else out
 
     def load_numpy(self, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray, wo: np.ndarray | None = None) -> None:
