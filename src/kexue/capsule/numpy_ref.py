@@ -90,8 +90,8 @@ def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = EPS) -> np.ndarray:
     return x / np.sqrt(np.sum(x * x, axis=axis, keepdims=True) + eps)
 
 
-def softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """Max-subtracted softmax along ``axis``."""
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Max-subtracted softmax along ``axis`` (the same contract as :func:`kexue.attention.numpy_ref.softmax`)."""
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
