@@ -47,7 +47,8 @@ settings.register_profile("thorough", max_examples=120, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kexue"))
 
-pytestmark = pytest.mark.hypothesis
+pytestmark = [pytest.mark.hypothesis,
+              pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning")]  # k = 1 or Tk = 1 is drawn on purpose
 
 TOL = {"float16": 2e-2, "float32": 2e-5, "float64": 1e-10}
 DTYPES = st.sampled_from(["float32", "float64"])
