@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 import kexue
+from kexue import text
 from kexue.data import load_reviews
 from kexue.results import run_info
 from kexue.saliency import numpy_ref as R
@@ -56,9 +57,9 @@ def segmented_split(seed: int = 0) -> tuple[list[list[str]], np.ndarray, list[li
 def run_probe(changes: dict, data, epochs: int) -> dict:
     cfg = {**BASE, **changes}
     tr_tok, tr_y, te_tok, te_y = data
-    vocab = R.build_vocab(tr_tok, min_count=cfg["min_count"])
-    tr = [T.compress(R.encode(t, vocab, cfg["maxlen"])) for t in tr_tok]
-    te = [T.compress(R.encode(t, vocab, cfg["maxlen"])) for t in te_tok]
+    vocab = text.build_vocab(tr_tok, min_count=cfg["min_count"], reserve_unknown=False)
+    tr = [T.compress(text.encode(t, vocab, cfg["maxlen"], unknown=text.PAD)) for t in tr_tok]
+    te = [T.compress(text.encode(t, vocab, cfg["maxlen"], unknown=text.PAD)) for t in te_tok]
     keep = [i for i, r in enumerate(tr) if len(r)]
     kexue.seed_everything(cfg["seed"])
     model = T.SentimentLSTM(len(vocab) + 1, embed_dim=cfg["embed_dim"], units=cfg["units"], dropout=0.5)

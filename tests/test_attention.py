@@ -151,11 +151,13 @@ def test_order_task_labels_balanced_and_bag_uninformative():
 
 
 def test_vocab_and_encode():
-    vocab = ref.build_vocab(["abca", "bd"])
+    from kexue import text
+
+    vocab = text.build_vocab(["abca", "bd"])
     assert vocab == {"a": 2, "b": 3, "c": 4, "d": 5}
-    x = ref.encode(["abcab", "zd"], vocab, maxlen=3, truncating="pre")
+    x = text.encode_batch(["abcab", "zd"], vocab, maxlen=3, truncating="pre")
     np.testing.assert_array_equal(x, [[4, 2, 3], [1, 5, 0]])
-    np.testing.assert_array_equal(ref.encode(["abcab"], vocab, maxlen=3, truncating="post"), [[2, 3, 4]])
+    np.testing.assert_array_equal(text.encode_batch(["abcab"], vocab, maxlen=3, truncating="post"), [[2, 3, 4]])
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -178,7 +180,7 @@ def test_torch_attention_matches_sdpa(causal):
     mask = torch.tensor(ref.length_mask(np.array([6, 3]), 6))[:, None, None, :]
     if causal:
         mask = mask & torch.ones(6, 6, dtype=torch.bool).tril()
-    ours, _ = at.attention(q, k, v, mask=mask)
+    ours, _ = at.scaled_dot_product_attention(q, k, v, mask=mask)
     theirs = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     np_out, _ = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), mask=mask.numpy())
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=ATOL)

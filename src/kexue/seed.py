@@ -6,7 +6,6 @@ so calling this never pulls in TensorFlow or PyTorch by itself.
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 from collections.abc import Iterable
@@ -46,7 +45,8 @@ def seed_everything(
         unknown = [n for n in names if n not in _KNOWN]
         if unknown:
             raise ValueError(f"unknown framework(s) {unknown}; choose from {list(_KNOWN)}")
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    # PYTHONHASHSEED only acts when the interpreter starts (scripts/env.sh sets it); setting it
+    # here would change nothing in this process, so it is not touched
     random.seed(seed)
     np.random.seed(seed)
     seeded = ["python", "numpy"]

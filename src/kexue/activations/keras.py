@@ -1,4 +1,4 @@
-"""Keras 3 versions of chapter 03's activations (``keras.ops`` only), tested against ``numpy_ref``.
+"""Keras 3 versions of chapter 03's activations (``chapters/03-activation-design.md``) (``keras.ops`` only), tested against ``numpy_ref``.
 
 Usage: ``keras.layers.Dense(64, activation=kexue.activations.keras.xmin)``.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kexue import _validate
 from kexue.activations.numpy_ref import NAMES
 
 
@@ -29,7 +30,7 @@ _FUNCS = {"sigmoid": keras.activations.sigmoid, "tanh": keras.activations.tanh,
 def get(name: str):
     """The activation ``name`` as a function of a tensor."""
     if name not in _FUNCS:
-        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}")
+        raise ValueError(_validate.ACT_NAME.format(name, ", ".join(NAMES)))
     return _FUNCS[name]
 
 
@@ -38,7 +39,7 @@ def activation(name: str, x):
     fn = get(name)
     dtype = keras.backend.standardize_dtype(getattr(x, "dtype", None) or "none")
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
-        raise TypeError(f"activations take a floating-point tensor, got dtype {dtype}")
+        raise TypeError(_validate.ACT_FLOAT.format(f"dtype {dtype}"))
     return fn(x)
 
 

@@ -1,4 +1,4 @@
-"""numpy reference for chapter 03: activations, their derivatives, and the post's experiments.
+"""numpy reference for chapter 03 (``chapters/03-activation-design.md``): activations, their derivatives, and the post's experiments.
 
 The functions here are the specification the PyTorch and Keras versions are
 tested against.  Derivatives are in closed form (no autodiff), so comparing
@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue import _validate
+
+__all__ = [
+    "NAMES", "sigmoid", "xmin", "xmin_naive", "activation", "derivative", "glu", "float32_roundtrip",
+    "glorot_uniform", "mlp_layer_gradients", "zero_gradient_fraction",
+]
+
 #: the activations of chapter 03; ``"xmin"`` is the post's x·min(1, eˣ)
 NAMES = ("sigmoid", "tanh", "relu", "softplus", "swish", "xmin")
 
@@ -15,13 +22,13 @@ NAMES = ("sigmoid", "tanh", "relu", "softplus", "swish", "xmin")
 def _as_float(x) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"activations take float32 or float64 input, got dtype {x.dtype}")
+        raise TypeError(_validate.ACT_FLOAT.format(f"dtype {x.dtype} (the numpy reference takes float32 or float64)"))
     return x
 
 
 def _check_name(name: str) -> None:
     if name not in NAMES:
-        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}")
+        raise ValueError(_validate.ACT_NAME.format(name, ", ".join(NAMES)))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

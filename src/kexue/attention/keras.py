@@ -12,22 +12,37 @@ import keras
 import numpy as np
 from keras import ops
 
-from kexue.attention.numpy_ref import LAYOUTS, NEG_BIG
+from kexue import _validate
+from kexue.attention.numpy_ref import LAYOUTS
 
 
-def _check_mask(mask, shape: tuple, name: str):
-    """Validate a boolean mask against the static parts of ``shape`` (``None`` = unknown)."""
+def check_mask(mask, shape: tuple, name: str = "mask"):
+    """Validate a boolean mask that must broadcast to ``shape`` (``None`` = unknown size); numpy's rule and messages.
+
+    Returns the mask as a tensor broadcast to ``shape`` where its sizes are known.
+    """
     if mask is None:
         return None
     dtype = getattr(mask, "dtype", None)
-    dtype = str(getattr(dtype, "name", dtype))
+    if dtype is None:
+        mask = np.asarray(mask)
+        dtype = mask.dtype
+    dtype = keras.backend.standardize_dtype(dtype)
     if dtype != "bool":
-        raise ValueError(f"{name} must be a boolean tensor (True = keep), got dtype {dtype}")
+        raise ValueError(_validate.MASK_BOOL.format(name, dtype))
     mshape = tuple(mask.shape)
-    if len(mshape) != len(shape) or any(a is not None and b is not None and a != b
-                                        for a, b in zip(mshape, shape)):
-        raise ValueError(f"{name} has shape {mshape}, expected {tuple(shape)}")
+    ok = len(mshape) <= len(shape) and all(
+        a is None or b is None or a == b or a == 1 for a, b in zip(mshape[::-1], tuple(shape)[::-1]))
+    if not ok:
+        raise ValueError(_validate.MASK_SHAPE.format(name, mshape, tuple(shape)))
     return mask
+
+
+def masked_logits(logits, mask):
+    """Masked entries to ``-inf``; rows with every key masked to 0 (uniform weights), as in the numpy reference."""
+    any_kept = ops.any(mask, axis=-1, keepdims=True)
+    neg_inf = ops.cast(float("-inf"), logits.dtype)
+    return ops.where(mask, logits, ops.where(any_kept, neg_inf, ops.cast(0.0, logits.dtype)))
 
 
 class MultiHeadAttention(keras.layers.Layer):
@@ -36,7 +51,8 @@ class MultiHeadAttention(keras.layers.Layer):
     ``out_dim=None`` concatenates the heads (the post's layer, no ``W^O``); an integer adds the
     paper's output projection.  ``scale=False`` is the unscaled January 2018 variant.
     Call with ``x`` (self-attention) or ``[q, k, v]``; keyword masks ``key_mask`` (B, Tk),
-    ``query_mask`` (B, Tq), boolean, ``True`` = keep; ``causal=True`` for a causal mask.
+    ``query_mask`` (B, Tq), boolean, ``True`` = keep; ``causal=True`` for a causal mask.  A query
+    whose keys are all masked attends uniformly to every key (as in the numpy reference).
     """
 
     def __init__(self, heads: int, size_per_head: int, out_dim: int | None = None, scale: bool = True,
@@ -71,20 +87,21 @@ class MultiHeadAttention(keras.layers.Layer):
             logits = logits * float(self.scale)
         mask = None
         if key_mask is not None:
-            mask = _check_mask(key_mask, (q.shape[0], k.shape[1]), "key_mask")[:, None, None, :]
+            km = check_mask(key_mask, (q.shape[0], k.shape[1]), "key_mask")
+            mask = ops.broadcast_to(km, (b, tk))[:, None, None, :]
         if causal:
             c = ops.arange(tq)[:, None] >= ops.arange(tk)[None, :]
             mask = c if mask is None else ops.logical_and(mask, c)
         if mask is not None:
-            logits = ops.where(mask, logits, ops.cast(-NEG_BIG, logits.dtype))
+            logits = masked_logits(logits, ops.broadcast_to(mask, ops.shape(logits)))
         w = ops.softmax(logits, axis=-1)
         out = ops.einsum("bhqk,bhkd->bhqd", w, V)
         out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (b, tq, self.heads * self.size_per_head))
         if self.wo is not None:
             out = ops.matmul(out, self.wo)
         if query_mask is not None:
-            qm = _check_mask(query_mask, (q.shape[0], q.shape[1]), "query_mask")
-            out = out * ops.cast(qm, out.dtype)[:, :, None]
+            qm = check_mask(query_mask, (q.shape[0], q.shape[1]), "query_mask")
+            out = out * ops.cast(ops.broadcast_to(qm, (b, tq)), out.dtype)[:, :, None]
         return (out, w) if return_weights else out
 
     def load_numpy(self, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray, wo: np.ndarray | None = None) -> None:
@@ -94,14 +111,14 @@ class MultiHeadAttention(keras.layers.Layer):
                 continue
             if tuple(var.shape) != tuple(np.shape(w)):
                 raise ValueError(f"weight shape {np.shape(w)} != expected {tuple(var.shape)}")
-            var.assign(np.asarray(w, dtype="float32"))
+            var.assign(np.asarray(w, dtype=keras.backend.standardize_dtype(var.dtype)))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "heads": self.heads, "size_per_head": self.size_per_head,
                 "out_dim": self.out_dim, "scale": self.scale}
 
 
-def sinusoidal(length, dim: int, layout: str = "cos_sin", base: float = 10000.0):
+def sinusoidal_position_embedding(length, dim: int, layout: str = "cos_sin", base: float = 10000.0):
     """Sinusoidal position embeddings (length, dim) with ``keras.ops`` (length may be dynamic)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -134,8 +151,8 @@ class PositionEmbedding(keras.layers.Layer):
         if self.mode == "sum":
             if self.size is not None and self.size != d:
                 raise ValueError(f"mode='sum' needs size == input features ({d}), got {self.size}")
-            return x + ops.cast(sinusoidal(t, d, self.layout), x.dtype)[None]
-        pe = ops.cast(sinusoidal(t, self.size, self.layout), x.dtype)
+            return x + ops.cast(sinusoidal_position_embedding(t, d, self.layout), x.dtype)[None]
+        pe = ops.cast(sinusoidal_position_embedding(t, self.size, self.layout), x.dtype)
         return ops.concatenate([ops.broadcast_to(pe[None], (b, t, self.size)), x], axis=-1)
 
     def get_config(self) -> dict:

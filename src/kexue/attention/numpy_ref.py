@@ -3,18 +3,25 @@
 Chapter: ``chapters/06-attention.md``; post: https://kexue.fm/archives/4765.
 
 Mask convention: a **boolean** array, ``True`` = keep (the query may attend to
-that key), ``False`` = masked.  Masked logits are replaced by ``-NEG_BIG``
-before the softmax (the post subtracts a large number), so a row whose keys are
-all masked gives a finite, uniform row of weights instead of NaN.
+that key), ``False`` = masked.  Masked logits are *selected away* (replaced by
+``-inf``) before the softmax, so no real logit, however negative, can outweigh a
+masked one, and nothing overflows in float16.  A row whose keys are **all**
+masked attends uniformly to every key (all its logits are set to 0): its weights
+are ``1/Tk``, finite, never NaN.  The PyTorch and Keras versions do the same
+(:func:`masked_logits`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from kexue import _validate
 from kexue.numeric import softmax  # noqa: F401  (one copy for the package; part of this reference)
 
-NEG_BIG = 1e9
-"""Masked logits are set to ``-NEG_BIG`` (finite, so fully masked rows stay NaN-free)."""
+__all__ = [
+    "LAYOUTS", "softmax", "check_mask", "masked_logits", "length_mask", "causal_mask",
+    "scaled_dot_product_attention", "multi_head_attention", "frequencies", "sinusoidal_position_embedding",
+    "pe_rotation", "order_task",
+]
 
 LAYOUTS = ("cos_sin", "sin_cos", "interleaved")
 
@@ -28,16 +35,27 @@ def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
     """
     m = np.asarray(mask)
     if m.dtype != np.bool_:
-        raise ValueError(f"{name} must be a boolean array (True = keep), got dtype {m.dtype}")
+        raise ValueError(_validate.MASK_BOOL.format(name, m.dtype))
+    bad = ValueError(_validate.MASK_SHAPE.format(name, m.shape, tuple(shape)))
     if m.ndim > len(shape):
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}")
+        raise bad
     try:
-        np.broadcast_shapes(m.shape, tuple(shape))
+        ok = np.broadcast_shapes(m.shape, tuple(shape)) == tuple(shape)
     except ValueError:
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}") from None
-    if np.broadcast_shapes(m.shape, tuple(shape)) != tuple(shape):
-        raise ValueError(f"{name} has shape {m.shape}, which does not broadcast to {tuple(shape)}")
+        ok = False
+    if not ok:
+        raise bad
     return m
+
+
+def masked_logits(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``logits`` with masked entries set to ``-inf``; rows with every key masked set to 0 (uniform weights).
+
+    ``mask`` is a validated boolean array broadcastable to ``logits`` (..., Tq, Tk).
+    """
+    m = np.broadcast_to(mask, logits.shape)
+    any_kept = m.any(axis=-1, keepdims=True)                     # (..., Tq, 1)
+    return np.where(m, logits, np.where(any_kept, -np.inf, 0.0)).astype(logits.dtype, copy=False)
 
 
 def length_mask(lengths, max_len: int) -> np.ndarray:
@@ -69,19 +87,18 @@ def scaled_dot_product_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, ma
     """
     q, k, v = (np.asarray(a) for a in (q, k, v))
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise ValueError("q, k, v need at least 2 dimensions (..., T, d)")
+        raise ValueError(_validate.QKV_NDIM)
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the last dimension, got {q.shape[-1]} and {k.shape[-1]}")
+        raise ValueError(_validate.QK_DIM.format(q.shape[-1], k.shape[-1]))
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same length, got {k.shape[-2]} and {v.shape[-2]}")
+        raise ValueError(_validate.KV_LEN.format(k.shape[-2], v.shape[-2]))
     logits = q @ np.swapaxes(k, -1, -2)
     if scale is True:
         logits = logits / np.sqrt(q.shape[-1])
     elif scale is not False:
         logits = logits * float(scale)
     if mask is not None:
-        m = check_mask(mask, logits.shape)
-        logits = np.where(m, logits, -NEG_BIG)
+        logits = masked_logits(logits, check_mask(mask, logits.shape))
     w = softmax(logits, axis=-1)
     return w @ v, w
 
@@ -121,7 +138,7 @@ def multi_head_attention(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, wq: np.
     q, k, v = _split_heads(xq @ wq, heads), _split_heads(xk @ wk, heads), _split_heads(xv @ wv, heads)
     mask = np.ones((b, 1, tq, tk), dtype=bool)
     if key_mask is not None:
-        mask = mask & check_mask(key_mask, (b, tk), "key_mask")[:, None, None, :]
+        mask = mask & np.broadcast_to(check_mask(key_mask, (b, tk), "key_mask"), (b, tk))[:, None, None, :]
     if causal:
         mask = mask & causal_mask(tq, tk)
     out, w = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
@@ -131,7 +148,7 @@ def multi_head_attention(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, wq: np.
             raise ValueError(f"wo must have shape ({width}, d_out), got {wo.shape}")
         out = out @ wo
     if query_mask is not None:
-        out = out * check_mask(query_mask, (b, tq), "query_mask")[:, :, None]
+        out = out * np.broadcast_to(check_mask(query_mask, (b, tq), "query_mask"), (b, tq))[:, :, None]
     return (out, w) if return_weights else out
 
 
@@ -190,34 +207,6 @@ def pe_rotation(k: float, dim: int, layout: str = "interleaved", base: float = 1
 
 
 # ----------------------------------------------------------------------------- data for the experiments
-def build_vocab(texts: list[str], min_count: int = 1) -> dict[str, int]:
-    """Character vocabulary: id 0 = padding, 1 = unknown, then characters by frequency (ties by code point)."""
-    counts: dict[str, int] = {}
-    for t in texts:
-        for ch in t:
-            counts[ch] = counts.get(ch, 0) + 1
-    chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-    return {c: i + 2 for i, c in enumerate(chars)}
-
-
-def encode(texts: list[str], vocab: dict[str, int], maxlen: int = 80, truncating: str = "pre") -> np.ndarray:
-    """Token ids (N, maxlen), int64, padded with 0 at the end; unknown characters become 1.
-
-    ``truncating="pre"`` keeps the last ``maxlen`` characters (Keras' ``pad_sequences``
-    default, used by the post); ``"post"`` keeps the first ones.
-    """
-    if truncating not in ("pre", "post"):
-        raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen < 1:
-        raise ValueError(f"maxlen must be positive, got {maxlen}")
-    out = np.zeros((len(texts), maxlen), dtype=np.int64)
-    for i, t in enumerate(texts):
-        ids = [vocab.get(ch, 1) for ch in t]
-        ids = ids[-maxlen:] if truncating == "pre" else ids[:maxlen]
-        out[i, :len(ids)] = ids
-    return out
-
-
 def order_task(n: int, length: int = 16, n_fillers: int = 18, rng: np.random.Generator | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic order task: filler tokens ``2..n_fillers+1`` plus tokens A and B once each.

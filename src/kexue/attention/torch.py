@@ -13,32 +13,49 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue.attention.numpy_ref import LAYOUTS, NEG_BIG
+from kexue import _validate
+from kexue.attention.numpy_ref import LAYOUTS
 
 
 def check_mask(mask: torch.Tensor, shape: tuple[int, ...], name: str = "mask") -> torch.Tensor:
-    """Validate a boolean mask broadcastable to ``shape`` (``True`` = keep)."""
-    if not isinstance(mask, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    """Validate a boolean mask broadcastable to ``shape`` (``True`` = keep); messages as the numpy reference."""
+    _validate.torch_tensor(mask, name)
     if mask.dtype != torch.bool:
-        raise ValueError(f"{name} must be a boolean tensor (True = keep), got dtype {mask.dtype}")
+        raise ValueError(_validate.MASK_BOOL.format(name, mask.dtype))
     try:
-        ok = torch.broadcast_shapes(mask.shape, shape) == torch.Size(shape)
+        ok = mask.dim() <= len(shape) and torch.broadcast_shapes(mask.shape, shape) == torch.Size(shape)
     except RuntimeError:
         ok = False
     if not ok:
-        raise ValueError(f"{name} has shape {tuple(mask.shape)}, which does not broadcast to {tuple(shape)}")
+        raise ValueError(_validate.MASK_SHAPE.format(name, tuple(mask.shape), tuple(shape)))
     return mask
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
-              scale: bool | float = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """``softmax(q kᵀ / √d_k) v`` written out (einsum, masked fill, softmax); returns (output, weights).
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked entries to ``-inf``; rows with every key masked to 0 (uniform weights), as in the numpy reference."""
+    any_kept = mask.any(dim=-1, keepdim=True)                                   # (..., Tq, 1)
+    neg_inf = torch.tensor(float("-inf"), dtype=logits.dtype, device=logits.device)
+    zero = torch.tensor(0.0, dtype=logits.dtype, device=logits.device)
+    return torch.where(mask, logits, torch.where(any_kept, neg_inf, zero))
 
-    Shapes as in :func:`kexue.attention.numpy_ref.scaled_dot_product_attention`.
+
+def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                 mask: torch.Tensor | None = None, scale: bool | float = True
+                                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``softmax(q kᵀ / √d_k) v`` written out (matmul, masked selection, softmax); returns (output, weights).
+
+    Shapes and mask as in :func:`kexue.attention.numpy_ref.scaled_dot_product_attention`:
+    ``q`` (..., Tq, d_k), ``k`` (..., Tk, d_k), ``v`` (..., Tk, d_v), ``mask`` boolean
+    broadcastable to (..., Tq, Tk), ``True`` = keep.
     """
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"incompatible shapes q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        _validate.torch_tensor(t, name, floating=True)
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise ValueError(_validate.QKV_NDIM)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(_validate.QK_DIM.format(q.shape[-1], k.shape[-1]))
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(_validate.KV_LEN.format(k.shape[-2], v.shape[-2]))
     logits = torch.matmul(q, k.transpose(-1, -2))
     if scale is True:
         logits = logits / math.sqrt(q.shape[-1])
@@ -46,7 +63,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
         logits = logits * float(scale)
     if mask is not None:
         check_mask(mask, tuple(logits.shape))
-        logits = logits.masked_fill(~mask, -NEG_BIG)
+        logits = masked_logits(logits, mask)
     w = torch.softmax(logits, dim=-1)
     return torch.matmul(w, v), w
 
@@ -58,10 +75,12 @@ class MultiHeadAttention(nn.Module):
     an integer adds the paper's output projection ``W^O`` to ``out_dim`` features.
     ``scale=False`` runs the unscaled variant of the post's January 2018 Keras code.
     ``fused=True`` (the default) computes the core with ``F.scaled_dot_product_attention`` (same
-    maths, faster); ``fused=False``, or ``need_weights=True``, uses the explicit :func:`attention`.  Weights are Glorot-uniform as in the post.
+    maths, faster); ``fused=False``, or ``return_weights=True``, uses the explicit
+    :func:`scaled_dot_product_attention`.  Weights are Glorot-uniform as in the post.
 
     Call: ``mha(q, k=None, v=None, key_mask=None, causal=False, query_mask=None,
-    need_weights=False)``; ``k`` and ``v`` default to ``q`` (self-attention).
+    return_weights=False)``; ``k`` and ``v`` default to ``q`` (self-attention).  A query
+    whose keys are all masked attends uniformly to every key, on both cores.
     """
 
     def __init__(self, heads: int, size_per_head: int, in_dim: int | tuple[int, int, int],
@@ -86,34 +105,42 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor | None = None, v: torch.Tensor | None = None,
                 key_mask: torch.Tensor | None = None, causal: bool = False,
-                query_mask: torch.Tensor | None = None, need_weights: bool = False):
+                query_mask: torch.Tensor | None = None, return_weights: bool = False):
         k = q if k is None else k
         v = k if v is None else v
+        for name, t in (("q", q), ("k", k), ("v", v)):
+            _validate.torch_tensor(t, name, floating=True)
         if q.dim() != 3 or k.dim() != 3 or v.dim() != 3:
             raise ValueError("q, k, v must be (batch, time, features) tensors")
         b, tq, tk = q.shape[0], q.shape[1], k.shape[1]
         Q, K, V = self._split(self.q_proj(q)), self._split(self.k_proj(k)), self._split(self.v_proj(v))
         mask = None
         if key_mask is not None:
-            mask = check_mask(key_mask, (b, tk), "key_mask")[:, None, None, :]
+            mask = check_mask(key_mask, (b, tk), "key_mask").expand(b, tk)[:, None, None, :]
         if causal:
             c = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril()
             mask = c if mask is None else mask & c
         weights = None
-        if self.fused and not need_weights:
-            bias = None
-            if mask is not None:   # additive float mask: finite, so fully masked rows give no NaN
-                bias = torch.zeros(mask.shape, dtype=Q.dtype, device=Q.device).masked_fill(~mask, -NEG_BIG)
+        if self.fused and not return_weights:
+            bias, any_kept = None, None
+            if mask is not None:
+                # additive float mask: 0 to keep, -inf to drop; a fully masked row gets an all-zero
+                # bias (no NaN) and its output is replaced by the uniform average of V below
+                any_kept = mask.any(dim=-1, keepdim=True)                          # (B or 1, 1, Tq, 1)
+                drop = ~mask & any_kept
+                bias = torch.zeros(drop.shape, dtype=Q.dtype, device=Q.device).masked_fill(drop, float("-inf"))
             s = None if self.scale is True else (1.0 if self.scale is False else float(self.scale))
             out = F.scaled_dot_product_attention(Q, K, V, attn_mask=bias, scale=s)
+            if any_kept is not None:
+                out = torch.where(any_kept, out, V.mean(dim=-2, keepdim=True))
         else:
-            out, weights = attention(Q, K, V, mask=mask, scale=self.scale)
+            out, weights = scaled_dot_product_attention(Q, K, V, mask=mask, scale=self.scale)
         out = out.transpose(1, 2).reshape(b, tq, self.heads * self.size_per_head)
         if self.o_proj is not None:
             out = self.o_proj(out)
         if query_mask is not None:
-            out = out * check_mask(query_mask, (b, tq), "query_mask")[:, :, None].to(out.dtype)
-        return (out, weights) if need_weights else out
+            out = out * check_mask(query_mask, (b, tq), "query_mask").expand(b, tq)[:, :, None].to(out.dtype)
+        return (out, weights) if return_weights else out
 
     def load_numpy(self, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray, wo: np.ndarray | None = None) -> None:
         """Copy numpy weights of shape (d_in, heads·size_per_head) (the reference's layout)."""
@@ -126,7 +153,7 @@ class MultiHeadAttention(nn.Module):
                 layer.weight.copy_(torch.as_tensor(np.asarray(w).T, dtype=layer.weight.dtype))
 
 
-def sinusoidal(length: int, dim: int, layout: str = "cos_sin", base: float = 10000.0,
+def sinusoidal_position_embedding(length: int, dim: int, layout: str = "cos_sin", base: float = 10000.0,
                dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     """Sinusoidal position embeddings (length, dim), computed in torch (see the numpy reference)."""
     if layout not in LAYOUTS:
@@ -134,7 +161,7 @@ def sinusoidal(length: int, dim: int, layout: str = "cos_sin", base: float = 100
     if dim < 2 or dim % 2:
         raise ValueError(f"dim must be a positive even integer, got {dim}")
     pos = torch.arange(length, dtype=torch.float64, device=device)[:, None]
-    freq = torch.pow(torch.tensor(float(base), dtype=torch.float64),
+    freq = torch.pow(torch.tensor(float(base), dtype=torch.float64, device=device),
                      -2.0 * torch.arange(dim // 2, dtype=torch.float64, device=device) / dim)
     ang = pos * freq[None, :]
     s, c = torch.sin(ang), torch.cos(ang)
@@ -159,12 +186,15 @@ class PositionEmbedding(nn.Module):
         self.mode, self.size, self.layout = mode, size, layout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _validate.torch_tensor(x, "x", floating=True)
+        if x.dim() != 3:
+            raise ValueError(f"x must be a (batch, time, features) tensor, got shape {tuple(x.shape)}")
         b, t, d = x.shape
         if self.mode == "sum":
             if self.size is not None and self.size != d:
                 raise ValueError(f"mode='sum' needs size == input features ({d}), got {self.size}")
-            return x + sinusoidal(t, d, self.layout, dtype=x.dtype, device=x.device)
-        pe = sinusoidal(t, self.size, self.layout, dtype=x.dtype, device=x.device)
+            return x + sinusoidal_position_embedding(t, d, self.layout, dtype=x.dtype, device=x.device)
+        pe = sinusoidal_position_embedding(t, self.size, self.layout, dtype=x.dtype, device=x.device)
         return torch.cat([pe.expand(b, t, self.size), x], dim=-1)
 
 
@@ -197,4 +227,8 @@ class AttentionClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B,) for int64 token ids (B, T), 0 = padding."""
+        _validate.torch_tensor(tokens, "tokens")
+        if tokens.is_floating_point() or tokens.dtype == torch.bool or tokens.dim() != 2:
+            raise ValueError(f"tokens must be integer ids of shape (batch, time), got {tokens.dtype} "
+                             f"of shape {tuple(tokens.shape)}")
         return self.out(self.drop(self.pooled(tokens))).squeeze(-1)

@@ -27,7 +27,5 @@ squashes with constant 1 in every pass; ``"post"`` (this chapter) replaces
 them (b = <û, v>) and squashes with 0.5 in every pass; ``"kmeans"``
 (chapter 08) L2-normalises inside the loop and squashes (0.5) only at the end.
 """
-from kexue.capsule import numpy_ref
-from kexue.capsule.numpy_ref import ROUTINGS, dynamic_routing, margin_loss, squash
-
-__all__ = ["numpy_ref", "ROUTINGS", "dynamic_routing", "margin_loss", "squash"]
+from kexue.capsule.numpy_ref import *  # noqa: F401,F403
+from kexue.capsule.numpy_ref import __all__  # noqa: F401

@@ -1,4 +1,4 @@
-"""The post's experiment: train on single MNIST digits, test on pairs of digits (chapter 07).
+"""The post's experiment: train on single MNIST digits, test on pairs of digits (chapter 07, ``chapters/07-capsule.md``).
 
 Shared by the chapter (live, reduced scale), ``experiments/capsule_two_digits.py``
 (full scale) and chapter 08 (which reruns it with another routing)::
@@ -214,7 +214,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Conf
     targets = np.eye(10, dtype=np.float32)[y]
 
     def loss_fn(idx: np.ndarray) -> torch.Tensor:
-        return margin_loss(torch.from_numpy(targets[idx]), model(torch.from_numpy(x[idx])))
+        return margin_loss(torch.from_numpy(targets[idx]), model(torch.from_numpy(x[idx])), reduction="mean")
 
     hist = train_lib.fit(model, loss_fn, train_lib.shuffled(len(x), cfg.batch_size), epochs=epochs,
                          seed=cfg.seed, lr=cfg.lr, desc=desc,

@@ -11,13 +11,20 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kexue.capsule.numpy_ref import EPS, check_routing
+from kexue import _validate
+from kexue.capsule.numpy_ref import EPS, check_routing, squash_scale
 
 
 def squash(x, c: float = 1.0, axis: int = -1, eps: float = EPS):
-    """``x·sqrt(||x||²+eps)/(c+||x||²)``."""
-    s = ops.sum(x * x, axis=axis, keepdims=True)
-    return x * ops.sqrt(s + eps) / (c + s)
+    """``x·sqrt(||x||²+eps)/(c+||x||²)``; a vector that could overflow ``||x||²`` is scaled first (numpy reference)."""
+    c = _validate.squash_constant(c)
+    m = ops.max(ops.abs(ops.stop_gradient(x)), axis=axis, keepdims=True)
+    limit = squash_scale(keras.backend.standardize_dtype(x.dtype), x.shape[axis] or 1)
+    m = ops.where(m > limit, m, ops.ones_like(m))
+    y = x / m
+    t = ops.sum(y * y, axis=axis, keepdims=True)
+    inv2 = (1.0 / m) / m
+    return y * ops.sqrt(t + eps * inv2) / (c * inv2 + t)
 
 
 def l2_normalize(x, axis: int = -1, eps: float = EPS):
@@ -27,9 +34,7 @@ def l2_normalize(x, axis: int = -1, eps: float = EPS):
 
 def dynamic_routing(u_hat, routings: int = 3, routing: str = "post", squash_c: float | None = None):
     """Route ``u_hat`` (B, k, n, d); returns ``(v, c)``: outputs (B, k, d) and last couplings (B, k, n)."""
-    c_sq = check_routing(routing, routings)
-    if squash_c is not None:
-        c_sq = squash_c
+    c_sq = check_routing(routing, routings, squash_c)
     if len(u_hat.shape) != 4:
         raise ValueError(f"u_hat must have shape (batch, k, n, d), got shape {tuple(u_hat.shape)}")
     b = ops.zeros_like(u_hat[..., 0])
@@ -61,7 +66,7 @@ class Capsule(keras.layers.Layer):
     def __init__(self, num_capsule: int, dim_capsule: int, routings: int = 3, share_weights: bool = True,
                  routing: str = "post", squash_c: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        check_routing(routing, routings)
+        check_routing(routing, routings, squash_c)
         if int(num_capsule) < 1 or int(dim_capsule) < 1:
             raise ValueError(f"num_capsule and dim_capsule must be >= 1, got {num_capsule}, {dim_capsule}")
         self.num_capsule, self.dim_capsule = int(num_capsule), int(dim_capsule)
@@ -108,8 +113,13 @@ class Capsule(keras.layers.Layer):
         return cfg
 
 
-def margin_loss(y_true, p, m_plus: float = 0.9, m_minus: float = 0.1, lam: float = 0.25):
-    """Per-sample margin loss (mean over classes), usable as a Keras loss."""
+def margin_loss(y_true, p, m_plus: float = 0.9, m_minus: float = 0.1, lam: float = 0.25, reduction: str = "none"):
+    """Margin loss, mean over classes: (B,) (usable as a Keras loss), or the batch mean; see the numpy reference."""
+    if reduction not in ("none", "mean"):
+        raise ValueError(_validate.REDUCTION.format(reduction))
+    if len(p.shape) != 2 or len(y_true.shape) != 2 or any(
+            a is not None and b is not None and a != b for a, b in zip(y_true.shape, p.shape)):
+        raise ValueError(_validate.MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
     y_true = ops.cast(y_true, p.dtype)
     loss = y_true * ops.relu(m_plus - p) ** 2 + lam * (1 - y_true) * ops.relu(p - m_minus) ** 2
-    return ops.mean(loss, axis=-1)
+    return ops.mean(loss) if reduction == "mean" else ops.mean(loss, axis=-1)

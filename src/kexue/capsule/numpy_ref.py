@@ -27,7 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue import _validate
 from kexue.numeric import softmax  # noqa: F401  (one copy for the package; part of this reference)
+
+__all__ = [
+    "ROUTINGS", "EPS", "check_routing", "squash", "squash_scale", "l2_normalize", "softmax", "dynamic_routing",
+    "predictions", "capsule", "margin_loss", "mean_max_coupling",
+]
 
 #: routing name -> squash constant used by default with it
 ROUTINGS: dict[str, float] = {"hinton": 1.0, "post": 0.5, "kmeans": 0.5}
@@ -36,13 +42,16 @@ ROUTINGS: dict[str, float] = {"hinton": 1.0, "post": 0.5, "kmeans": 0.5}
 EPS = 1e-7
 
 
-def check_routing(routing: str, routings: int) -> float:
-    """Validate a routing name and iteration count; return the variant's squash constant."""
+def check_routing(routing: str, routings: int, squash_c: float | None = None) -> float:
+    """Validate a routing name, iteration count and squash constant; return the squash constant to use.
+
+    ``squash_c=None`` means the variant's constant from :data:`ROUTINGS`.
+    """
     if routing not in ROUTINGS:
         raise ValueError(f"unknown routing {routing!r}; choose one of {sorted(ROUTINGS)}")
     if isinstance(routings, bool) or not isinstance(routings, (int, np.integer)) or routings < 1:
         raise ValueError(f"routings must be an integer >= 1, got {routings!r}")
-    return ROUTINGS[routing]
+    return ROUTINGS[routing] if squash_c is None else _validate.squash_constant(squash_c)
 
 
 def squash(x: np.ndarray, c: float = 1.0, axis: int = -1, eps: float = EPS) -> np.ndarray:
@@ -51,12 +60,29 @@ def squash(x: np.ndarray, c: float = 1.0, axis: int = -1, eps: float = EPS) -> n
     ``c = 1`` is Hinton's squash, ``c = 0.5`` the post's.  The ``eps`` keeps the
     gradient finite at ``x = 0`` (it is ``sqrt(eps)/c`` times the identity there)
     and the output length stays strictly below 1 for any ``c > eps/2``.
+
+    The squared norm would overflow long before the output does (|x| = 300 in
+    float16, 1e20 in float32), so a vector whose largest entry ``m`` could overflow
+    it (:func:`squash_scale`) is first divided by ``m``: with ``y = x/m``,
+    ``t = ||y||²`` the same value is ``y·sqrt(t + eps/m²)/(c/m² + t)``.  Every other
+    vector is divided by exactly 1, so its result is bit for bit the plain formula.
     """
-    if c <= 0:
-        raise ValueError(f"the squash constant c must be > 0, got {c}")
+    c = _validate.squash_constant(c)
     x = np.asarray(x)
-    s = np.sum(x * x, axis=axis, keepdims=True)
-    return x * np.sqrt(s + eps) / (c + s)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    m = np.max(np.abs(x), axis=axis, keepdims=True)
+    m = np.where(m > squash_scale(x.dtype, x.shape[axis]), m, np.ones_like(m))   # the scale: m or 1
+    y = x / m
+    t = np.sum(y * y, axis=axis, keepdims=True)
+    inv2 = (1 / m) / m                                                 # 1/m², 1 for most vectors
+    return y * np.sqrt(t + eps * inv2) / (c * inv2 + t)
+
+
+def squash_scale(dtype, d: int) -> float:
+    """Largest entry above which ``||x||²`` of a ``d``-vector might overflow ``dtype`` (with room for ``c``)."""
+    big = {"float16": 65504.0, "bfloat16": 3.38e38, "float32": 3.4028e38, "float64": 1.7976e308}[str(dtype)]
+    return float(np.sqrt(big / (4.0 * max(int(d), 1))))
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = EPS) -> np.ndarray:
@@ -73,9 +99,7 @@ def dynamic_routing(u_hat: np.ndarray, routings: int = 3, routing: str = "post",
     (B, k, n) of the last pass (the ones that produced ``v``).
     ``squash_c=None`` uses the variant's constant from :data:`ROUTINGS`.
     """
-    c_sq = check_routing(routing, routings)
-    if squash_c is not None:
-        c_sq = squash_c
+    c_sq = check_routing(routing, routings, squash_c)
     u_hat = np.asarray(u_hat)
     if u_hat.ndim != 4:
         raise ValueError(f"u_hat must have shape (batch, k, n, d), got shape {u_hat.shape}")
@@ -127,18 +151,22 @@ def capsule(u: np.ndarray, W: np.ndarray, num_capsule: int, routings: int = 3, r
 
 
 def margin_loss(y_true: np.ndarray, p: np.ndarray, m_plus: float = 0.9, m_minus: float = 0.1,
-                lam: float = 0.25) -> np.ndarray:
+                lam: float = 0.25, reduction: str = "none") -> np.ndarray:
     """Margin loss per sample, mean over classes: ``y·relu(m⁺−p)² + λ(1−y)·relu(p−m⁻)²``.
 
     ``y_true`` is a 0/1 (multi-)hot matrix (B, K) and ``p`` the scores (B, K);
     the post uses m⁺ = 0.9, m⁻ = 0.1 and λ = 0.25 (the paper: λ = 0.5).
+    Returns (B,) with ``reduction="none"`` (the default, in every framework) or
+    the batch mean with ``reduction="mean"``.
     """
+    if reduction not in ("none", "mean"):
+        raise ValueError(_validate.REDUCTION.format(reduction))
     y_true = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if y_true.shape != p.shape or p.ndim != 2:
-        raise ValueError(f"y_true and p must be matrices of the same shape, got {y_true.shape} and {p.shape}")
+        raise ValueError(_validate.MARGIN_SHAPE.format(y_true.shape, p.shape))
     loss = y_true * np.maximum(0.0, m_plus - p) ** 2 + lam * (1 - y_true) * np.maximum(0.0, p - m_minus) ** 2
-    return loss.mean(axis=-1)
+    return loss.mean() if reduction == "mean" else loss.mean(axis=-1)
 
 
 def mean_max_coupling(u_hat: np.ndarray, routings: int, routing: str) -> float:

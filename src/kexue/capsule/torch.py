@@ -13,26 +13,37 @@ import math
 import torch
 from torch import nn
 
-from kexue.capsule.numpy_ref import EPS, check_routing
+from kexue import _validate
+from kexue.capsule.numpy_ref import EPS, check_routing, squash_scale
 
 
 def squash(x: torch.Tensor, c: float = 1.0, dim: int = -1, eps: float = EPS) -> torch.Tensor:
-    """``x·sqrt(||x||²+eps)/(c+||x||²)``: length ``||x||²/(c+||x||²) < 1``, direction kept."""
-    s = (x * x).sum(dim=dim, keepdim=True)
-    return x * torch.sqrt(s + eps) / (c + s)
+    """``x·sqrt(||x||²+eps)/(c+||x||²)``: length ``||x||²/(c+||x||²) < 1``, direction kept.
+
+    A vector whose largest entry could overflow ``||x||²`` is divided by it first, as in
+    :func:`kexue.capsule.numpy_ref.squash`; any other vector is divided by exactly 1.
+    """
+    c = _validate.squash_constant(c)
+    _validate.torch_tensor(x, "x", floating=True)
+    m = x.detach().abs().amax(dim=dim, keepdim=True)                   # a constant: no gradient through it
+    m = torch.where(m > squash_scale(str(x.dtype).removeprefix("torch."), x.shape[dim]), m, torch.ones_like(m))
+    y = x / m
+    t = (y * y).sum(dim=dim, keepdim=True)
+    inv2 = (1.0 / m) / m
+    return y * torch.sqrt(t + eps * inv2) / (c * inv2 + t)
 
 
 def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = EPS) -> torch.Tensor:
     """``x / sqrt(||x||² + eps)``."""
+    _validate.torch_tensor(x, "x", floating=True)
     return x / torch.sqrt((x * x).sum(dim=dim, keepdim=True) + eps)
 
 
 def dynamic_routing(u_hat: torch.Tensor, routings: int = 3, routing: str = "post",
                     squash_c: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Route ``u_hat`` (B, k, n, d); returns ``(v, c)`` with v (B, k, d) and the last couplings (B, k, n)."""
-    c_sq = check_routing(routing, routings)
-    if squash_c is not None:
-        c_sq = squash_c
+    c_sq = check_routing(routing, routings, squash_c)
+    _validate.torch_tensor(u_hat, "u_hat", floating=True)
     if u_hat.dim() != 4:
         raise ValueError(f"u_hat must have shape (batch, k, n, d), got shape {tuple(u_hat.shape)}")
     b = u_hat.new_zeros(u_hat.shape[:3])
@@ -75,7 +86,7 @@ class Capsule(nn.Module):
                  share_weights: bool = True, routing: str = "post", input_num_capsule: int | None = None,
                  squash_c: float | None = None) -> None:
         super().__init__()
-        check_routing(routing, routings)
+        check_routing(routing, routings, squash_c)
         for name, val in (("input_dim_capsule", input_dim_capsule), ("num_capsule", num_capsule),
                           ("dim_capsule", dim_capsule)):
             if int(val) < 1:
@@ -97,6 +108,7 @@ class Capsule(nn.Module):
 
     def predictions(self, u: torch.Tensor) -> torch.Tensor:
         """Prediction vectors û (B, k, n, d_out)."""
+        _validate.torch_tensor(u, "u", floating=True)
         if u.dim() != 3:
             raise ValueError(f"input capsules must have shape (batch, n, d_in), got shape {tuple(u.shape)}")
         if u.shape[-1] != self.input_dim_capsule:
@@ -118,9 +130,17 @@ class Capsule(nn.Module):
 
 
 def margin_loss(y_true: torch.Tensor, p: torch.Tensor, m_plus: float = 0.9, m_minus: float = 0.1,
-                lam: float = 0.25) -> torch.Tensor:
-    """Mean (over batch and classes) margin loss ``y·relu(m⁺−p)² + λ(1−y)·relu(p−m⁻)²``."""
-    if y_true.shape != p.shape:
-        raise ValueError(f"y_true and p must have the same shape, got {tuple(y_true.shape)} and {tuple(p.shape)}")
+                lam: float = 0.25, reduction: str = "none") -> torch.Tensor:
+    """Margin loss ``y·relu(m⁺−p)² + λ(1−y)·relu(p−m⁻)²``, mean over classes: (B,), or the batch mean.
+
+    Same contract as :func:`kexue.capsule.numpy_ref.margin_loss` (``reduction="none"`` by default).
+    """
+    if reduction not in ("none", "mean"):
+        raise ValueError(_validate.REDUCTION.format(reduction))
+    _validate.torch_tensor(y_true, "y_true")
+    _validate.torch_tensor(p, "p", floating=True)
+    if y_true.shape != p.shape or p.dim() != 2:
+        raise ValueError(_validate.MARGIN_SHAPE.format(tuple(y_true.shape), tuple(p.shape)))
+    y_true = y_true.to(p.dtype)
     loss = y_true * torch.relu(m_plus - p) ** 2 + lam * (1 - y_true) * torch.relu(p - m_minus) ** 2
-    return loss.mean()
+    return loss.mean() if reduction == "mean" else loss.mean(dim=-1)

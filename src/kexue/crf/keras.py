@@ -16,32 +16,15 @@ import numpy as np
 import keras
 from keras import ops
 
+from kexue import _validate
 from kexue.crf import numpy_ref
-
-NEG = -1e9
 
 # keras' convert_to_numpy on a tf.Variable triggers numpy 2's __array__(copy=...) deprecation notice
 warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
                         category=DeprecationWarning)
 
 
-def _concrete(x):
-    """``x`` as a numpy array when it has a value (eager); ``None`` for symbolic tensors."""
-    if isinstance(x, np.ndarray):
-        return x
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        if not tf.executing_eagerly():      # inside a traced train step: nothing to check
-            return None
-    if hasattr(x, "numpy"):                 # eager tensors and variables
-        return np.asarray(x.numpy())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return np.asarray(ops.convert_to_numpy(x))
-        except Exception:  # symbolic tensor of another backend
-            return None
+_concrete = _validate.keras_concrete
 
 
 class CRF(keras.layers.Layer):
@@ -82,6 +65,10 @@ class CRF(keras.layers.Layer):
         if emissions.shape[-1] is not None and emissions.shape[-1] != self.num_tags:
             raise ValueError(f"emissions have K = {emissions.shape[-1]} labels but the CRF has "
                              f"num_tags = {self.num_tags}")
+        if tags is not None:
+            dtype = keras.backend.standardize_dtype(getattr(tags, "dtype", None) or np.asarray(tags).dtype)
+            if "int" not in dtype:
+                raise ValueError(_validate.TAGS_INT.format(dtype))
         em = _concrete(emissions)
         if em is not None:
             B, T, K = em.shape
@@ -90,15 +77,14 @@ class CRF(keras.layers.Layer):
             if not np.all(np.isfinite(em)):
                 raise ValueError("emissions contain non-finite values (nan or inf)")
             if mask is not None:
-                numpy_ref.check_mask(_concrete(mask), (B, T))
+                numpy_ref.mask_lengths(_concrete(mask), (B, T))
             if tags is not None:
                 y = _concrete(tags)
                 if y.shape != (B, T):
-                    raise ValueError(f"tags must have shape {(B, T)} to match emissions, got {y.shape}")
+                    raise ValueError(_validate.TAGS_SHAPE.format((B, T), y.shape))
                 real = y[np.ones((B, T), bool) if mask is None else _concrete(mask).astype(bool)]
                 if real.size and (real.min() < 0 or real.max() >= K):
-                    raise ValueError(f"tag out of range: tags must lie in [0, {K}), got min {real.min()}, "
-                                     f"max {real.max()}")
+                    raise ValueError(_validate.TAGS_RANGE.format(K, real.min(), real.max()))
         emissions = ops.convert_to_tensor(emissions, dtype=self.dtype)
         if mask is None:
             mask = ops.ones(ops.shape(emissions)[:2], dtype=self.dtype)
@@ -151,19 +137,24 @@ class CRF(keras.layers.Layer):
     # ------------------------------------------------------------------ decoding
     def decode(self, emissions, mask=None, *, allowed=None, allowed_start=None, allowed_end=None,
                pad: int = -1) -> np.ndarray:
-        """Viterbi paths ``(B, T)`` as numpy ints (padded with ``pad``); one loop over time."""
+        """Viterbi paths ``(B, T)`` as numpy ints (padded with ``pad``); one loop over time.
+
+        A forbidden move (``allowed``, ``allowed_start``, ``allowed_end``: boolean, ``True`` =
+        allowed) scores ``-inf``, as in :func:`kexue.crf.numpy_ref.viterbi`.
+        """
         emissions, mask = self._prepare(emissions, None, mask)
         B, T, K = (int(d) for d in emissions.shape)
         trans = ops.convert_to_tensor(self.trans)
         zeros = ops.zeros((K,), dtype=self.dtype)
         start = zeros if self.start is None else ops.convert_to_tensor(self.start)
         end = zeros if self.end is None else ops.convert_to_tensor(self.end)
+        neg_inf = ops.cast(float("-inf"), self.dtype)
         if allowed is not None:
-            trans = ops.where(np.asarray(allowed, bool), trans, NEG)
+            trans = ops.where(_validate.constraint(_concrete(allowed), (K, K), "allowed"), trans, neg_inf)
         if allowed_start is not None:
-            start = ops.where(np.asarray(allowed_start, bool), start, NEG)
+            start = ops.where(_validate.constraint(_concrete(allowed_start), (K,), "allowed_start"), start, neg_inf)
         if allowed_end is not None:
-            end = ops.where(np.asarray(allowed_end, bool), end, NEG)
+            end = ops.where(_validate.constraint(_concrete(allowed_end), (K,), "allowed_end"), end, neg_inf)
         labels = ops.broadcast_to(ops.arange(K, dtype="int32")[None], (B, K))
         here = labels[:, :, None]
         paths = here

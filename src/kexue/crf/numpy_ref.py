@@ -20,6 +20,15 @@ import itertools
 
 import numpy as np
 
+from kexue import _validate
+
+__all__ = [
+    "SBME", "SBME_ALLOWED", "SBME_START", "SBME_END", "sbme_constraints", "count_illegal", "mask_lengths",
+    "logsumexp", "path_score", "all_paths", "brute_force_log_z", "brute_force_best_path",
+    "brute_force_marginals", "forward_log_alpha", "log_partition", "log_partition_prob_space", "marginals",
+    "viterbi", "batch_nll", "batch_viterbi",
+]
+
 SBME = "sbme"
 #: allowed s/b/m/e transitions (row = from, column = to), in the order s, b, m, e
 SBME_ALLOWED = np.array([
@@ -85,15 +94,15 @@ def _check_single(h: np.ndarray, trans: np.ndarray, start=None, end=None) -> tup
 def _check_tags(tags, T: int, K: int) -> np.ndarray:
     y = np.asarray(tags)
     if y.shape != (T,):
-        raise ValueError(f"tags must have shape ({T},) to match emissions, got {y.shape}")
+        raise ValueError(_validate.TAGS_SHAPE.format((T,), y.shape))
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"tags must be integers, got dtype {y.dtype}")
+        raise ValueError(_validate.TAGS_INT.format(y.dtype))
     if y.size and (y.min() < 0 or y.max() >= K):
-        raise ValueError(f"tag out of range: tags must lie in [0, {K}), got min {y.min()}, max {y.max()}")
+        raise ValueError(_validate.TAGS_RANGE.format(K, y.min(), y.max()))
     return y.astype(np.int64)
 
 
-def check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+def mask_lengths(mask, shape: tuple[int, int]) -> np.ndarray:
     """Validate a right-padding mask of shape ``(B, T)`` and return its lengths ``(B,)``."""
     m = np.asarray(mask)
     if m.shape != tuple(shape):
@@ -221,11 +230,11 @@ def viterbi(h, trans, start=None, end=None, allowed=None, allowed_start=None, al
     trans = trans.copy()
     s, e = s.copy(), e.copy()
     if allowed is not None:
-        trans[~np.asarray(allowed, dtype=bool)] = -np.inf
+        trans[~_validate.constraint(allowed, (K, K), "allowed")] = -np.inf
     if allowed_start is not None:
-        s[~np.asarray(allowed_start, dtype=bool)] = -np.inf
+        s[~_validate.constraint(allowed_start, (K,), "allowed_start")] = -np.inf
     if allowed_end is not None:
-        e[~np.asarray(allowed_end, dtype=bool)] = -np.inf
+        e[~_validate.constraint(allowed_end, (K,), "allowed_end")] = -np.inf
     delta = s + h[0]
     back = np.zeros((T, K), dtype=np.int64)
     for t in range(1, T):
@@ -249,7 +258,7 @@ def batch_nll(emissions, tags, mask, trans, start=None, end=None) -> np.ndarray:
     y = np.asarray(tags)
     if y.shape != em.shape[:2]:
         raise ValueError(f"tags must have shape {em.shape[:2]} to match emissions, got {y.shape}")
-    lengths = check_mask(mask, em.shape[:2])
+    lengths = mask_lengths(mask, em.shape[:2])
     out = np.empty(len(em))
     for b, n in enumerate(lengths):
         out[b] = log_partition(em[b, :n], trans, start, end) - path_score(em[b, :n], y[b, :n], trans, start, end)
@@ -262,7 +271,7 @@ def batch_viterbi(emissions, mask, trans, start=None, end=None, allowed=None, al
     em = np.asarray(emissions, dtype=np.float64)
     if em.ndim != 3:
         raise ValueError(f"emissions must have shape (B, T, K), got {em.shape}")
-    lengths = check_mask(mask, em.shape[:2])
+    lengths = mask_lengths(mask, em.shape[:2])
     out = np.full(em.shape[:2], pad, dtype=np.int64)
     for b, n in enumerate(lengths):
         out[b, :n] = viterbi(em[b, :n], trans, start, end, allowed, allowed_start, allowed_end)[0]

@@ -5,18 +5,5 @@ post <https://kexue.fm/archives/4493>.  This package imports only the numpy
 reference; the framework versions live in :mod:`kexue.losses.torch` and
 :mod:`kexue.losses.keras`.
 """
-from kexue.losses.numpy_ref import (
-    center_loss,
-    center_loss_grad,
-    compactness,
-    log_softmax,
-    min_mixed_loss,
-    mixed_cross_entropy,
-    optimal_logit_gap,
-    smoothed_targets,
-)
-
-__all__ = [
-    "center_loss", "center_loss_grad", "compactness", "log_softmax", "min_mixed_loss",
-    "mixed_cross_entropy", "optimal_logit_gap", "smoothed_targets",
-]
+from kexue.losses.numpy_ref import *  # noqa: F401,F403
+from kexue.losses.numpy_ref import __all__  # noqa: F401

@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import keras
+import numpy as np
 from keras import ops
 
+from kexue import _validate
 from kexue.losses.numpy_ref import check_eps
 
 
@@ -41,7 +43,30 @@ def make_mixed_crossentropy(eps: float = 0.1, from_logits: bool = False):
 
 
 def center_loss(features, labels, centres):
-    """Per-sample ``||x_i - c_{y_i}||^2`` with ``keras.ops``; ``centres`` is the ``(n_classes, d)`` matrix."""
+    """Per-sample ``||x_i - c_{y_i}||^2`` with ``keras.ops``; ``centres`` is the ``(n_classes, d)`` matrix.
+
+    ``features`` (batch, d), ``labels`` (batch,) or (batch, 1) integer class indices.  The
+    numpy reference's checks run with its messages: shapes always, label values whenever
+    they are concrete (eager); symbolic float labels are refused.
+    """
+    if len(features.shape) != 2 or len(centres.shape) != 2:
+        raise ValueError(f"features and centers must be 2-D, got {tuple(features.shape)} and {tuple(centres.shape)}")
+    if features.shape[1] is not None and centres.shape[1] is not None and features.shape[1] != centres.shape[1]:
+        raise ValueError(_validate.FEATURES_DIM.format(features.shape[1], centres.shape[1]))
+    dtype = keras.backend.standardize_dtype(getattr(labels, "dtype", None) or np.asarray(labels).dtype)
+    y = _validate.keras_concrete(labels)
+    if y is not None:
+        batch = _validate.keras_concrete(features)
+        batch = None if batch is None else batch.shape[0]
+        labels = _validate.class_labels(y, int(centres.shape[0]), batch)
+    else:
+        shape = tuple(labels.shape)
+        if dtype == "bool" or "float" in dtype:
+            raise ValueError(_validate.LABELS_INT)
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            raise ValueError(_validate.LABELS_VECTOR.format(shape))
+        if shape[0] is not None and features.shape[0] is not None and shape[0] != features.shape[0]:
+            raise ValueError(_validate.LABELS_BATCH.format(shape[0], features.shape[0]))
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
     return ops.sum(ops.square(features - ops.take(centres, labels, axis=0)), axis=-1)
 

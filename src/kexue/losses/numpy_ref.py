@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue import _validate
+
+__all__ = [
+    "check_eps", "check_labels", "log_softmax", "smoothed_targets", "mixed_cross_entropy",
+    "optimal_logit_gap", "min_mixed_loss", "center_loss", "center_loss_grad", "compactness",
+]
+
 
 # ----------------------------------------------------------------------------- validation
 def check_eps(eps: float) -> float:
@@ -23,22 +30,12 @@ def check_eps(eps: float) -> float:
 
 
 def check_labels(labels, n_classes: int, batch: int | None = None) -> np.ndarray:
-    """Return ``labels`` as an int64 vector after checking shape and range ``[0, n_classes)``."""
-    y = np.asarray(labels)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"labels must be a vector of class indices, got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("labels must be integer class indices")
-    y = y.astype(np.int64)
-    if batch is not None and len(y) != batch:
-        raise ValueError(f"shape mismatch: {len(y)} labels for a batch of {batch}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"label out of range: labels must lie in [0, {n_classes}), "
-                         f"got min {y.min()} and max {y.max()}")
-    return y
+    """Return ``labels`` as an int64 vector after checking shape and range ``[0, n_classes)``.
+
+    Integer-valued floats are accepted; the PyTorch and Keras versions make the same checks
+    with the same messages (:func:`kexue._validate.class_labels`).
+    """
+    return _validate.class_labels(labels, n_classes, batch)
 
 
 def _check_2d(x, name: str) -> np.ndarray:
@@ -105,8 +102,7 @@ def _center_inputs(features, labels, centers):
     x = _check_2d(features, "features")
     c = _check_2d(centers, "centers")
     if x.shape[1] != c.shape[1]:
-        raise ValueError(f"shape mismatch: features have dimension {x.shape[1]} "
-                         f"but the centres have dimension {c.shape[1]}")
+        raise ValueError(_validate.FEATURES_DIM.format(x.shape[1], c.shape[1]))
     y = check_labels(labels, c.shape[0], batch=x.shape[0])
     return x, y, c
 

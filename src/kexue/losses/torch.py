@@ -9,19 +9,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kexue import _validate
 from kexue.losses.numpy_ref import check_eps
 
 
-def _check_labels(labels: torch.Tensor, n_classes: int, batch: int) -> None:
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be a vector of class indices, got shape {tuple(labels.shape)}")
-    if labels.dtype.is_floating_point:
-        raise ValueError("labels must be integer class indices")
+def _check_labels(labels: torch.Tensor, n_classes: int, batch: int) -> torch.Tensor:
+    """The checks of :func:`kexue._validate.class_labels` on a tensor; returns int64 labels ``(batch,)``."""
+    _validate.torch_tensor(labels, "labels")
+    if labels.dim() == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.dim() != 1:
+        raise ValueError(_validate.LABELS_VECTOR.format(tuple(labels.shape)))
+    if labels.dtype == torch.bool or labels.is_complex():
+        raise ValueError(_validate.LABELS_INT)
+    if labels.is_floating_point():
+        if labels.numel() and not bool((torch.isfinite(labels) & (labels == labels.round())).all()):
+            raise ValueError(_validate.LABELS_INT)
+        labels = labels.long()
     if len(labels) != batch:
-        raise ValueError(f"shape mismatch: {len(labels)} labels for a batch of {batch}")
+        raise ValueError(_validate.LABELS_BATCH.format(len(labels), batch))
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-        raise ValueError(f"label out of range: labels must lie in [0, {n_classes}), "
-                         f"got min {int(labels.min())} and max {int(labels.max())}")
+        raise ValueError(_validate.LABELS_RANGE.format(n_classes, int(labels.min()), int(labels.max())))
+    return labels.long()
 
 
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -29,7 +38,7 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
         return loss.mean()
     if reduction == "none":
         return loss
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    raise ValueError(_validate.REDUCTION.format(reduction))
 
 
 def mixed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, eps: float = 0.1,
@@ -38,7 +47,8 @@ def mixed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, eps: float =
     eps = check_eps(eps)
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (batch, n_classes), got {tuple(logits.shape)}")
-    _check_labels(labels, logits.shape[1], logits.shape[0])
+    _validate.torch_tensor(logits, "logits", floating=True)
+    labels = _check_labels(labels, logits.shape[1], logits.shape[0])
     logp = F.log_softmax(logits, dim=1)
     ce_true = -logp.gather(1, labels[:, None])[:, 0]
     ce_uniform = -logp.mean(dim=1)
@@ -48,13 +58,14 @@ def mixed_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, eps: float =
 def center_loss(features: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,
                 reduction: str = "mean") -> torch.Tensor:
     """``||x_i - c_{y_i}||^2`` (sum of squares, no 1/2), averaged over the batch by default."""
+    _validate.torch_tensor(features, "features", floating=True)
+    _validate.torch_tensor(centers, "centers", floating=True)
     if features.ndim != 2 or centers.ndim != 2:
         raise ValueError(f"features and centers must be 2-D, got {tuple(features.shape)} "
                          f"and {tuple(centers.shape)}")
     if features.shape[1] != centers.shape[1]:
-        raise ValueError(f"shape mismatch: features have dimension {features.shape[1]} "
-                         f"but the centres have dimension {centers.shape[1]}")
-    _check_labels(labels, centers.shape[0], features.shape[0])
+        raise ValueError(_validate.FEATURES_DIM.format(features.shape[1], centers.shape[1]))
+    labels = _check_labels(labels, centers.shape[0], features.shape[0])
     return _reduce(((features - centers[labels]) ** 2).sum(dim=1), reduction)
 
 

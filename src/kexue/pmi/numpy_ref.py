@@ -5,7 +5,7 @@ series 更别致的词向量模型 (https://kexue.fm/archives/4669 and parts 466
 
 Pipeline:
 
-1. :func:`build_vocab` and :func:`cooccurrence`: symmetric, unweighted window
+1. :func:`build_counted_vocab` and :func:`cooccurrence`: symmetric, unweighted window
    counts over a tokenised corpus into a sparse matrix, self-pairs excluded
    (vectorised over window offsets, no Python loop over pairs);
    :func:`cooccurrence_loop` is the literal loop, for checking.
@@ -27,8 +27,8 @@ import numpy as np
 from scipy import sparse
 
 __all__ = [
-    "Vocab", "Pairs", "build_vocab", "encode", "cooccurrence", "cooccurrence_loop", "pmi_pairs",
-    "ppmi_matrix", "glove_weight", "init_vectors", "simpler_glove_loss", "simpler_glove_grad", "train_simpler_glove",
+    "Vocab", "Pairs", "build_counted_vocab", "corpus_ids", "cooccurrence", "cooccurrence_loop", "pmi_pairs",
+    "ppmi_matrix", "glove_weight", "init_vectors", "batch_orders", "simpler_glove_loss", "simpler_glove_grad", "train_simpler_glove",
     "svd_vectors", "glove_loss", "glove_translate", "neighbours", "analogy", "keywords",
     "planted_pmi", "topic_corpus", "pair_correlation", "pearson_map", "norm_vs_logp",
 ]
@@ -70,24 +70,27 @@ def _check_corpus(sentences: Sequence[Sequence[str]]) -> None:
         raise ValueError("the corpus must be a list of sentences, each a list of words")
     if len(sentences) == 0 or all(len(s) == 0 for s in sentences):
         raise ValueError("the corpus is empty: no sentence contains a word")
-    for s in sentences[:5]:
+    for s in sentences:
         if isinstance(s, str):
             raise ValueError("each sentence must be a list of words, not a string")
 
 
-def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> Vocab:
+def build_counted_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> Vocab:
     """Words occurring at least ``min_count`` times, most frequent first."""
     _check_corpus(sentences)
     if min_count < 1:
         raise ValueError(f"min_count must be >= 1, got {min_count}")
     counts = Counter(w for s in sentences for w in s)
+    bad = next((w for w in counts if not isinstance(w, str)), None)
+    if bad is not None:
+        raise ValueError(f"words must be strings, got {type(bad).__name__} {bad!r}")
     kept = sorted(((w, c) for w, c in counts.items() if c >= min_count), key=lambda wc: (-wc[1], wc[0]))
     if not kept:
         raise ValueError(f"no word occurs at least min_count={min_count} times")
     return Vocab([w for w, _ in kept], np.array([c for _, c in kept]))
 
 
-def encode(sentences: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+def corpus_ids(sentences: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
     """The corpus as ``(ids, sentence_ids)``; out-of-vocabulary words are removed first.
 
     As in GloVe's ``cooccur``, a dropped word does not occupy a window slot.
@@ -114,7 +117,7 @@ def cooccurrence(sentences: Sequence[Sequence[str]], vocab: Vocab, window: int) 
     """
     if int(window) != window or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window}")
-    ids, sid = encode(sentences, vocab)
+    ids, sid = corpus_ids(sentences, vocab)
     n = len(vocab)
     rows, cols = [], []
     for d in range(1, int(window) + 1):
@@ -162,6 +165,27 @@ class Pairs:
         return Pairs(self.i[mask], self.j[mask], self.x[mask], self.pmi[mask])
 
 
+def _check_counts(X: sparse.spmatrix, counts) -> np.ndarray:
+    """Word counts as float64 after checking them: one per row of ``X``, finite, and positive for every
+    word that co-occurs (a zero count would make its PMI ``+inf``)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1:
+        raise ValueError(f"counts must be a vector with one count per word, got shape {counts.shape}")
+    if X.shape[0] != X.shape[1] or X.shape[0] != len(counts):
+        raise ValueError(f"X must be square with one row per word: {X.shape} vs {len(counts)} counts")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("counts must be finite and non-negative")
+    C = sparse.coo_matrix(X)
+    if not np.all(np.isfinite(C.data)) or np.any(C.data < 0):
+        raise ValueError("co-occurrence counts X must be finite and non-negative")
+    used = np.unique(np.concatenate([C.row[C.data > 0], C.col[C.data > 0]]))
+    zero = used[counts[used] <= 0]
+    if len(zero):
+        raise ValueError(f"word {int(zero[0])} co-occurs but has count 0: its PMI would be infinite "
+                         f"({len(zero)} such word(s); counts must come from the same corpus as X)")
+    return counts
+
+
 def _pmi_values(X: sparse.coo_matrix, counts: np.ndarray, total_pairs: float) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.float64)
     log_tw = np.log(counts.sum())
@@ -175,8 +199,8 @@ def pmi_pairs(X: sparse.spmatrix, counts: np.ndarray) -> Pairs:
     ``P(i) = f_i / TW`` from the in-vocabulary counts ``f``.
     """
     X = sparse.csr_matrix(X)
-    if X.shape[0] != X.shape[1] or X.shape[0] != len(counts):
-        raise ValueError(f"X must be square with one row per word: {X.shape} vs {len(counts)} counts")
+    X.eliminate_zeros()
+    counts = _check_counts(X, counts)
     if X.nnz == 0:
         raise ValueError("no co-occurring pairs: the corpus is too small for this window")
     total = float(X.sum())
@@ -189,6 +213,8 @@ def pmi_pairs(X: sparse.spmatrix, counts: np.ndarray) -> Pairs:
 def ppmi_matrix(X: sparse.spmatrix, counts: np.ndarray) -> sparse.csr_matrix:
     """Positive PMI, ``max(PMI, 0)`` on the co-occurring pairs, as a symmetric sparse matrix."""
     C = sparse.coo_matrix(X)
+    C.eliminate_zeros()
+    counts = _check_counts(C, counts)
     vals = np.maximum(_pmi_values(C, counts, float(C.sum())), 0.0)
     M = sparse.coo_matrix((vals, (C.row, C.col)), shape=C.shape).tocsr()
     M.eliminate_zeros()
@@ -253,6 +279,8 @@ def _check_training(pairs: Pairs, n_words: int, dim: int, epochs: int, batch_siz
         raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
     if max(pairs.i.max(), pairs.j.max()) >= n_words:
         raise ValueError("a pair index exceeds the vocabulary size")
+    if not np.all(np.isfinite(pairs.pmi)) or not np.all(np.isfinite(pairs.x)):
+        raise ValueError("the pairs' PMI or counts contain NaN or infinite values (a word with count 0?)")
 
 
 def train_simpler_glove(pairs: Pairs, n_words: int, dim: int, *, epochs: int = 10, batch_size: int | None = 8192,

@@ -4,10 +4,5 @@ See ``chapters/02-rnn-saliency.md`` and https://kexue.fm/archives/4582.  This
 package imports only the numpy reference; the framework helpers live in
 :mod:`kexue.saliency.torch` and :mod:`kexue.saliency.keras`.
 """
-from kexue.saliency.numpy_ref import (  # noqa: F401
-    PostListing, build_vocab, colored_html, encode, lstm_states, occurrences, post_listings,
-    rank_words, segmenter, spearman, trajectory_scores,
-)
-
-__all__ = ["PostListing", "build_vocab", "colored_html", "encode", "lstm_states", "occurrences",
-           "post_listings", "rank_words", "segmenter", "spearman", "trajectory_scores"]
+from kexue.saliency.numpy_ref import *  # noqa: F401,F403
+from kexue.saliency.numpy_ref import __all__  # noqa: F401

@@ -11,22 +11,22 @@ scores how much closer to :math:`h_n` the state gets when it is read,
 
 so the scores telescope to exactly 1.  This module is the specification: the
 score itself, a reference LSTM (Keras weight layout) to produce the states, the
-nine listings the post printed (test fixtures), a rank correlation, the
-vocabulary helpers and the coloured-text HTML.  It imports neither PyTorch nor
+nine listings the post printed (test fixtures), a rank correlation, the word
+segmenter and the coloured-text HTML (the vocabulary comes from
+:func:`kexue.text.build_vocab` with ``reserve_unknown=False``).  It imports neither PyTorch nor
 TensorFlow; :mod:`kexue.saliency.torch` and :mod:`kexue.saliency.keras` do.
 """
 from __future__ import annotations
 
 import html
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
-    "trajectory_scores", "lstm_states", "rank_words", "spearman", "build_vocab", "encode",
+    "trajectory_scores", "lstm_states", "rank_words", "spearman",
     "segmenter", "colored_html", "post_listings", "PostListing", "occurrences",
 ]
 
@@ -158,24 +158,6 @@ def spearman(a, b) -> float:
 
 
 # ----------------------------------------------------------------------------- text
-def build_vocab(token_lists: Iterable[Sequence[str]], min_count: int = 5) -> dict[str, int]:
-    """Words seen at least ``min_count`` times, with ids 1..V by falling count (ties: alphabetical).
-
-    Id 0 is reserved: padding, and every rarer word (which the model then skips, as if masked).
-    """
-    if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, got {min_count}")
-    counts = Counter(w for toks in token_lists for w in toks)
-    kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
-    return {w: i + 1 for i, w in enumerate(kept)}
-
-
-def encode(tokens: Sequence[str], vocab: dict[str, int], maxlen: int | None = None) -> np.ndarray:
-    """Token ids (0 for words outside ``vocab``), truncated to ``maxlen`` tokens."""
-    ids = np.array([vocab.get(w, 0) for w in tokens], dtype=np.int64)
-    return ids[:maxlen] if maxlen is not None else ids
-
-
 def segmenter() -> Callable[[str], list[str]]:
     """jieba's word segmentation (default mode, with HMM) without its log and without a cache file.
 

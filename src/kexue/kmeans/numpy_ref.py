@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kexue import _validate
+from kexue.capsule.numpy_ref import squash  # the one squash of the book (chapter 07)
 from kexue.numeric import softmax as _softmax
 
 _TINY = 1e-12
@@ -34,7 +36,7 @@ __all__ = [
     "smooth_max", "smooth_min", "make_blobs", "squared_distances", "soft_assignments",
     "soft_kmeans_loss", "soft_kmeans_step", "lloyd_step", "soft_kmeans",
     "normalized_ip_loss", "normalized_ip_grad", "raw_ip_loss",
-    "squash", "predictions", "routing_clustering_loss", "kmeans_routing", "kmeans_routing_code",
+    "squash", "matrix_predictions", "routing_clustering_loss", "kmeans_routing", "kmeans_routing_code",
     "spherical_kmeans_sum",
 ]
 
@@ -204,16 +206,7 @@ def raw_ip_loss(v, u, c) -> float:
 
 
 # ----------------------------------------------------------------------------- routing
-def squash(v, const: float = 0.5) -> np.ndarray:
-    """``||v||^2/(const + ||v||^2) * v/||v||`` along the last axis (the post uses ``const = 0.5``)."""
-    v = _as_float(v, "v", min_ndim=1)
-    if not const > 0:
-        raise ValueError(f"the squash constant must be positive, got {const}")
-    sq = np.sum(v**2, axis=-1, keepdims=True)
-    return v * np.sqrt(sq) / (const + sq)
-
-
-def predictions(u, W) -> np.ndarray:
+def matrix_predictions(u, W) -> np.ndarray:
     """Prediction vectors ``u_hat[..., j, i, :] = W_j u_i`` (shared) or ``W_ji u_i`` (per pair).
 
     ``u``: (..., n, d_in).  ``W``: (k, d_out, d_in) for the shared layer, or
@@ -250,7 +243,7 @@ def routing_clustering_loss(u_hat, v, K: float = 1.0) -> np.ndarray:
     return -np.sum(smooth_max(a, K, axis=-2), axis=-1)
 
 
-def kmeans_routing(u_hat, r: int, K: float = 1.0, *, hard: bool = False, squash_const: float = 0.5,
+def kmeans_routing(u_hat, r: int, K: float = 1.0, *, hard: bool = False, squash_c: float = 0.5,
                    v0=None, history: bool = False):
     """The routing derived in chapter 08 (the post's algorithm, written as the post writes it).
 
@@ -265,6 +258,7 @@ def kmeans_routing(u_hat, r: int, K: float = 1.0, *, hard: bool = False, squash_
     clustering loss :func:`routing_clustering_loss`.
     """
     u_hat = _check_u_hat(u_hat)
+    squash_c = _validate.squash_constant(squash_c)
     if isinstance(r, bool) or int(r) != r or r < 0:
         raise ValueError(f"the number of routing iterations r must be an integer >= 0, got {r!r}")
     K = _check_K(K)
@@ -288,11 +282,11 @@ def kmeans_routing(u_hat, r: int, K: float = 1.0, *, hard: bool = False, squash_
             hist["c"].append(c)
             hist["v"].append(v)
             hist["loss"].append(routing_clustering_loss(u_hat, v, K))
-    out = squash(v, squash_const)
+    out = squash(v, squash_c)
     return (out, hist) if history else out
 
 
-def kmeans_routing_code(u_hat, routings: int, squash_const: float = 0.5) -> np.ndarray:
+def kmeans_routing_code(u_hat, routings: int, squash_c: float = 0.5) -> np.ndarray:
     """The same routing in the logit form of the author's code (bojone/Capsule, commit af9959f).
 
     ``b = 0``; ``routings`` times: ``c = softmax(b)`` over outputs; ``o = sum_i c u_hat``;
@@ -300,6 +294,7 @@ def kmeans_routing_code(u_hat, routings: int, squash_const: float = 0.5) -> np.n
     Chapter 08 checks that this equals :func:`kmeans_routing` with ``r = routings - 1``.
     """
     u_hat = _check_u_hat(u_hat)
+    squash_c = _validate.squash_constant(squash_c)
     if isinstance(routings, bool) or int(routings) != routings or routings < 1:
         raise ValueError(f"routings must be an integer >= 1, got {routings!r}")
     b = np.zeros(u_hat.shape[:-1])
@@ -309,7 +304,7 @@ def kmeans_routing_code(u_hat, routings: int, squash_const: float = 0.5) -> np.n
         if it < routings - 1:
             o = _normalize(o)
             b = np.einsum("...kd,...knd->...kn", o, u_hat)
-    return squash(o, squash_const)
+    return squash(o, squash_c)
 
 
 def spherical_kmeans_sum(u, v0, steps: int) -> tuple[np.ndarray, np.ndarray]:
