@@ -166,7 +166,7 @@ def _old_training_loop(model, x, y, epochs, cfg):
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(targets[idx])
-            loss = ex.margin_loss(yb, model(xb))
+            loss = ex.margin_loss(yb, model(xb), reduction="mean")
             opt.zero_grad()
             loss.backward()
             opt.step()

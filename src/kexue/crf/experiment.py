@@ -8,7 +8,6 @@ The model follows the post's repository: character embedding → 3 × Conv1D(128
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +18,9 @@ from kexue import data
 from kexue import train as train_lib
 from kexue.crf import numpy_ref
 from kexue.crf.torch import CRF
+from kexue.text import PAD, UNK, build_vocab
 
 TAGS = numpy_ref.SBME          # "sbme": tag id = position in this string
-PAD, UNK = 0, 1                # character ids 0 (padding) and 1 (rare / unseen)
 
 
 # --------------------------------------------------------------------------- data
@@ -33,13 +32,6 @@ class Corpus:
     train: list[tuple[np.ndarray, np.ndarray]]      # (char ids, tag ids) chunks for training
     test_sentences: list[tuple[str, str]]           # held-out (chars, tags), whole sentences
     n_train_sentences: int
-
-
-def build_vocab(sentences: list[str], min_count: int = 2) -> dict[str, int]:
-    """Characters seen at least ``min_count`` times, in a fixed order, with ids from 2."""
-    counts = Counter(c for s in sentences for c in s)
-    kept = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-    return {c: i + 2 for i, c in enumerate(kept)}
 
 
 def encode_chars(chars: str, vocab: dict[str, int]) -> np.ndarray:
@@ -83,7 +75,7 @@ def load_corpus(*, n_test: int = 2000, seed: int = 0, max_len: int = 100,
         if not 1 <= n_train <= len(tr):
             raise ValueError(f"n_train must be in [1, {len(tr)}], got {n_train}")
         tr = tr[:n_train]
-    vocab = build_vocab([pairs[i][0] for i in tr], min_count)
+    vocab = build_vocab([pairs[i][0] for i in tr], min_count)  # kexue.text: ids from 2 (0 padding, 1 unknown)
     train = [(encode_chars(c, vocab), encode_tags(t))
              for i in tr for c, t in chunk(*pairs[i], max_len)]
     return Corpus(vocab, train, [pairs[i] for i in te], len(tr))
