@@ -318,3 +318,52 @@ def test_sentence_vectors_and_sentiment_accuracy():
         sentence_vectors(["好"], str.split, vocab, V[:2])
     with pytest.raises(ValueError, match="same width"):
         sentiment_accuracy(feats[:10], y[:10], feats[:10, :3], y[:10])
+
+
+def test_pmi_additivity_holds_under_independence_only():
+    """Eq. (7): PMI(Q, A) = Σ PMI(q_i, a_j) when (q1, a1) is independent of (q2, a2); not in general."""
+    rng = np.random.default_rng(0)
+    P1, P2 = rng.random((2, 2)), rng.random((2, 2))
+    P1, P2 = P1 / P1.sum(), P2 / P2.sum()
+    naive = np.einsum("ac,bd->abcd", P1, P2)                        # axes q1, q2, a1, a2
+    generic = rng.random((2, 2, 2, 2))
+    generic /= generic.sum()
+    q, a = (1, 0), (0, 1)
+
+    def joint(P):
+        return np.log(P[q[0], q[1], a[0], a[1]] / (P[q[0], q[1]].sum() * P[:, :, a[0], a[1]].sum()))
+
+    def pairwise(P):
+        total = 0.0
+        for i in range(2):
+            for j in range(2):
+                M = P.sum(axis=tuple(k for k in range(4) if k not in (i, 2 + j)))   # (q_i, a_j)
+                total += np.log(M[q[i], a[j]] / (M[q[i]].sum() * M[:, a[j]].sum()))
+        return total
+
+    assert joint(naive) == pytest.approx(pairwise(naive), abs=1e-12)
+    assert abs(joint(generic) - pairwise(generic)) > 0.05
+
+
+def test_exponential_is_the_solution_of_the_functional_equation():
+    rng = np.random.default_rng(1)
+    x, y, z = rng.normal(size=(3, 1000))
+    f = lambda t: 0.7 * np.exp(1.3 * t)  # noqa: E731
+    g = lambda t: 1 + t ** 2  # noqa: E731
+    np.testing.assert_allclose(f(x + y - z), f(x) * f(y) / f(z), rtol=1e-12)
+    assert np.max(np.abs(g(x + y - z) - g(x) * g(y) / g(z))) > 1.0
+
+
+def test_pearson_of_pmi_profiles_is_cosine_after_cholesky_map():
+    rng = np.random.default_rng(2)
+    V = rng.normal(size=(300, 8))
+    U = pmi.pearson_map(V, 200)
+    for i, j in ((0, 1), (5, 17), (3, 250)):
+        profiles = V[[i, j]] @ V[:200].T
+        mapped = V[[i, j]] @ U
+        cos = mapped[0] @ mapped[1] / np.linalg.norm(mapped, axis=1).prod()
+        assert cos == pytest.approx(np.corrcoef(profiles)[0, 1], abs=1e-10)
+    # a different N gives a different map, hence different neighbour lists
+    assert np.abs(pmi.pearson_map(V, 20) - U).max() > 1e-3
+    with pytest.raises(ValueError, match="top_n must be in"):
+        pmi.pearson_map(V, 1)
