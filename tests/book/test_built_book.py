@@ -219,3 +219,14 @@ def test_no_process_words_in_pages():
         parser.feed(page.read_text())
         bad += [(str(page.relative_to(HTML)), s) for s in process_phrases("".join(parser.text))]
     assert not bad, bad[:10]
+
+
+def test_results_page_shows_every_chapters_live_numbers():
+    """The generated results page carries, per chapter, the numbers the chapter recorded."""
+    page = (HTML / "book" / "results.html").read_text()
+    for chapter in toc_chapters():
+        nn = Path(chapter).name[:2]
+        assert f"chapters/{Path(chapter).name}.html" in page, f"results page has no link to chapter {nn}"
+        metrics = json.loads((ROOT / "_build" / "results" / f"{nn}.json").read_text())["metrics"]
+        for name, value in metrics.items():
+            assert f"{value:.4f}" in page, f"results page lacks chapter {nn}'s {name} = {value:.4f}"
