@@ -204,3 +204,12 @@ def test_triplet_training_lowers_loss_and_improves_retrieval():
     assert after_loss < 0.5 * before_loss
     # seed 0: 0.04 before (chance 0.05), 0.79 after
     assert after > max(3 * before, 0.5)
+
+
+def test_only_the_retracing_notice_is_filtered():
+    import logging
+    logger = logging.getLogger("tensorflow")
+    notice = logging.makeLogRecord({"msg": "5 out of the last 5 calls to <function f at 0x7f00> triggered "
+                                           "tf.function retracing. Tracing is expensive"})
+    assert not logger.filter(notice)
+    assert logger.filter(logging.makeLogRecord({"msg": "Some other TensorFlow warning"}))

@@ -12,12 +12,23 @@ Three ways to train with center loss are built here on the *same* layers:
 """
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import keras
 from keras import ops
 
 from kexue.losses.numpy_ref import check_eps
+
+
+def _not_retracing_notice(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+# Chapter 01 compiles and fits several small models in one process on purpose (triplet, center
+# loss three ways); TensorFlow's frequent-retracing heuristic then logs a notice naming a memory
+# address. Only that notice is dropped; every other TensorFlow log record passes.
+logging.getLogger("tensorflow").addFilter(_not_retracing_notice)
 
 
 # ----------------------------------------------------------------------------- mixed cross-entropy
