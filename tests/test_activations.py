@@ -145,3 +145,16 @@ def test_zero_gradient_fraction():
     assert R.zero_gradient_fraction("swish", z) == 0 and R.zero_gradient_fraction("xmin", z) == 0
     assert abs(R.zero_gradient_fraction("swish", z, 0.05) - 0.081) < 0.005
     assert abs(R.zero_gradient_fraction("xmin", z, 0.05) - 0.066) < 0.005
+
+
+def test_two_linear_layers_collapse_to_one():
+    """Eq. (affine-collapse), with PyTorch's Linear layers as the independent computation."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    l1, l2 = torch.nn.Linear(10, 20).double(), torch.nn.Linear(20, 5).double()
+    x = torch.randn(32, 10, dtype=torch.float64)
+    W1, b1 = l1.weight.detach().numpy().T, l1.bias.detach().numpy()
+    W2, b2 = l2.weight.detach().numpy().T, l2.bias.detach().numpy()
+    np.testing.assert_allclose(l2(l1(x)).detach().numpy(), x.numpy() @ (W1 @ W2) + (b1 @ W2 + b2), atol=1e-12)
+    # with a non-linearity in between it no longer collapses
+    assert np.abs(l2(torch.relu(l1(x))).detach().numpy() - (x.numpy() @ (W1 @ W2) + (b1 @ W2 + b2))).max() > 1e-2

@@ -132,6 +132,36 @@ def test_interleaving_irrelevant_under_concatenation():
     np.testing.assert_allclose(np.concatenate([inter, x], 1) @ w, np.concatenate([cs, x], 1) @ w2, atol=1e-12)
 
 
+def test_interleaving_irrelevant_under_addition():
+    """Added PE: permuting the embedding columns and the rows of W_Q, W_K, W_V like the PE
+    layout gives identical self-attention outputs."""
+    rng = np.random.default_rng(9)
+    inter = ref.sinusoidal_position_embedding(12, 8, "interleaved")
+    cs = ref.sinusoidal_position_embedding(12, 8, "cos_sin")
+    perm = np.array([1, 3, 5, 7, 0, 2, 4, 6])
+    ids, emb = rng.integers(0, 30, size=12), rng.normal(size=(30, 8))
+    wq, wk, wv = (rng.normal(size=(8, 8)) for _ in range(3))
+    a, b = (emb[ids] + inter)[None], (emb[:, perm][ids] + cs)[None]
+    out_a = ref.multi_head_attention(a, a, a, wq, wk, wv, heads=2)
+    out_b = ref.multi_head_attention(b, b, b, wq[perm], wk[perm], wv[perm], heads=2)
+    np.testing.assert_allclose(out_b, out_a, atol=1e-10)
+    # without permuting the weights the two layouts do differ
+    assert np.abs(ref.multi_head_attention(b, b, b, wq, wk, wv, heads=2) - out_a).max() > 1e-3
+
+
+def test_softmax_saturation_without_scaling():
+    """Mean largest weight over 10 keys: unscaled it tends to 1 as d_k grows, scaled it stays near 0.3."""
+    rng = np.random.default_rng(11)
+    unscaled, scaled = [], []
+    for dk in (4, 64, 512):
+        q, k = rng.normal(size=(5000, dk)), rng.normal(size=(5000, 10, dk))
+        dots = np.einsum("nd,nkd->nk", q, k)
+        unscaled.append(ref.softmax(dots).max(1).mean())
+        scaled.append(ref.softmax(dots / np.sqrt(dk)).max(1).mean())
+    assert unscaled[0] < unscaled[1] < unscaled[2] and unscaled[2] > 0.9
+    assert max(scaled) - min(scaled) < 0.05 and max(scaled) < 0.4
+
+
 def test_variance_of_dot_products_grows_with_dk():
     rng = np.random.default_rng(8)
     for dk in (4, 64, 256):
@@ -313,3 +343,48 @@ def test_train_classifier_runs_and_rejects_bad_input():
         ae.train_classifier(model, x, y[:-1], x, y, epochs=1)
     with pytest.raises(ValueError, match="config"):
         ae.run_review_config("bogus", 0, None)
+
+
+def test_feed_forward_is_conv1d_kernel_one():
+    torch.manual_seed(0)
+    x = torch.randn(3, 11, 16)
+    ffn, conv = torch.nn.Linear(16, 24), torch.nn.Conv1d(16, 24, kernel_size=1)
+    with torch.no_grad():
+        conv.weight.copy_(ffn.weight[:, :, None])
+        conv.bias.copy_(ffn.bias)
+        np.testing.assert_allclose(conv(x.transpose(1, 2)).transpose(1, 2).numpy(), ffn(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("r", [1, 3])
+def test_restricted_attention_is_local(r):
+    n = 10
+    x = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    band = (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs() <= r
+    out, _ = at.scaled_dot_product_attention(x, x, x, mask=band)
+    for t in range(n):
+        g = torch.autograd.grad(out[t].sum(), x, retain_graph=True)[0].abs().sum(1)
+        np.testing.assert_array_equal((g > 0).numpy(), band[t].numpy())
+
+
+def test_logits_cost_grows_quadratically():
+    import time
+    torch.set_num_threads(1)
+
+    def best(f, repeats=5):
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t0)
+        return min(out)
+
+    d = 64
+    w = torch.randn(d, 3 * d)
+    times = {}
+    with torch.no_grad():
+        for n in (1024, 2048):
+            x = torch.randn(n, d)
+            q, k = x @ w[:, :d], x @ w[:, d:2 * d]
+            times[n] = (best(lambda: x @ w), best(lambda: q @ k.T))
+    growth_proj, growth_qk = times[2048][0] / times[1024][0], times[2048][1] / times[1024][1]
+    assert growth_qk > 2.8 and growth_qk > 1.3 * growth_proj

@@ -229,3 +229,40 @@ def test_keras_variable_inputs_and_errors(keras):
         Capsule(10, 16, routings=0)
     with pytest.raises(ValueError, match="unknown routing"):
         Capsule(10, 16, routing="em")
+
+
+# ----------------------------------------------------------------------------- the side dishes
+def test_implicit_activation_only_approximate_in_three_steps():
+    from scipy.optimize import brentq
+    residual = {}
+    for x in (0.5, 3.0, -2.0):
+        y_star = brentq(lambda y: y + np.cos(y) - x, x - 2, x + 2)
+        res = [abs(y + np.cos(y) - x) for y in (ref.implicit_activation(x, n) for n in range(31))]
+        assert np.all(np.diff(res) <= 0)
+        residual[x] = (res[3], res[30], abs(ref.implicit_activation(x, 30) - y_star))
+    # digest values: 8.3e-3 / 0.12 / 0.38 after 3 steps; 1.9e-13 / 1.7e-7 / 0.18 after 30
+    assert residual[0.5][0] == pytest.approx(8.3e-3, rel=0.01) and residual[-2.0][0] > 0.3
+    assert residual[0.5][2] < 1e-12 and residual[3.0][2] < 1e-6
+    assert residual[-2.0][1] > 0.1 and residual[-2.0][2] > 0.01           # |sin y*| ≈ 0.98: slow
+    np.testing.assert_allclose(ref.implicit_activation(np.array([0.5, 3.0]), 3),
+                               [0.5 - np.cos(0.5 - np.cos(0.5 - np.cos(0.5))), 3 - np.cos(3 - np.cos(3 - np.cos(3)))])
+
+
+def test_self_pooling_converges_moderate_and_sharpens_long():
+    rng = np.random.default_rng(0)
+    xs = 0.5 * rng.normal(size=(10, 4))
+    x, w = ref.self_pooling(xs, 30)
+    np.testing.assert_allclose(x, ref.softmax(xs @ x, axis=0) @ xs, atol=1e-12)
+    assert w.max() < 0.3
+    long = 3.0 * rng.normal(size=(10, 4))
+    x, w = ref.self_pooling(long, 30)
+    assert w.max() > 0.99
+    np.testing.assert_allclose(x, long[np.argmax(w)], atol=1e-2)
+    np.testing.assert_allclose(ref.self_pooling(xs, 0)[0], xs.mean(0))
+
+
+def test_side_dishes_bad_input():
+    with pytest.raises(ValueError, match="iterations must be an integer >= 0"):
+        ref.implicit_activation(1.0, -1)
+    with pytest.raises(ValueError, match=r"xs must have shape \(n, d\)"):
+        ref.self_pooling(np.zeros(4))

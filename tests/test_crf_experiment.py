@@ -53,3 +53,23 @@ def test_a_few_steps_reduce_the_loss_and_decode_legally(use_crf):
     ids, mask = S.pad_batch([c[0] for c in chunks[:8]], S.PAD)
     pred = model.predict(ids, mask)
     assert pred.shape == ids.shape and bool((pred[~mask] == -1).all())
+
+
+def test_crf_learns_low_scores_for_illegal_transitions():
+    """Trained on legal s/b/m/e sequences, the CRF's transition matrix puts every illegal
+    transition below every legal one (the chapter's live run checks the same on real data)."""
+    from kexue.crf import numpy_ref as R
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    chunks = []
+    for _ in range(96):
+        lens = rng.integers(1, 5, size=8)
+        tags = "".join("s" if n == 1 else "b" + "m" * (n - 2) + "e" for n in lens)
+        ids = rng.integers(2, 14, size=len(tags))          # characters carry no tag information:
+        chunks.append((ids, S.encode_tags(tags)))          # only the transitions can explain the tags
+    model = S.Tagger(16, use_crf=True, dim=16, channels=16)
+    S.train(model, chunks, epochs=8, batch_size=16, lr=1e-2, crf_lr=5e-2, seed=0, desc=None)
+    allowed = R.sbme_constraints()[0]
+    trans = model.crf.trans.detach().numpy()
+    # seed 0: highest illegal -0.60, lowest legal 0.60
+    assert trans[~allowed].max() < trans[allowed].min() - 0.5

@@ -1,4 +1,5 @@
-"""Every ``literalinclude`` of a chapter shows an existing file and, with ``:pyobject:``, an object defined there."""
+"""Every code listing in the book resolves: each `literalinclude` names an existing file and,
+with `:pyobject:`, a function, class or method defined in it (parsed with `ast`)."""
 import ast
 import re
 from pathlib import Path
@@ -6,21 +7,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
-BLOCK = re.compile(r"^```\{literalinclude\}\s+(\S+)\s*\n((?::[\w-]+:.*\n)*)", re.MULTILINE)
+INCLUDE = re.compile(r"```\{literalinclude\} (?P<path>\S+)\n(?P<options>(?::[^\n]*\n)*)")
 
 
-def _blocks():
-    for chapter in CHAPTERS:
-        text = chapter.read_text(encoding="utf-8")
-        for m in BLOCK.finditer(text):
-            options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", m.group(2), re.MULTILINE))
-            line = text.count("\n", 0, m.start()) + 1
-            yield pytest.param(chapter, m.group(1), options.get("pyobject"), id=f"{chapter.stem}:{line}")
+def _includes():
+    for page in sorted(ROOT.glob("chapters/*.md")) + sorted(ROOT.glob("book/*.md")):
+        for m in INCLUDE.finditer(page.read_text()):
+            obj = re.search(r"^:pyobject:\s*(\S+)", m["options"], re.M)
+            yield pytest.param(page, m["path"], obj.group(1) if obj else None, id=f"{page.name}:{m['path']}:{obj and obj.group(1)}")
 
 
 def _defined(tree: ast.Module, dotted: str) -> bool:
-    """Whether ``Name`` or ``Class.method`` is defined at the top of ``tree`` (as Sphinx' ``:pyobject:`` finds it)."""
     body = tree.body
     for part in dotted.split("."):
         node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -31,14 +28,19 @@ def _defined(tree: ast.Module, dotted: str) -> bool:
     return True
 
 
-def test_the_chapters_have_literalincludes():
-    assert len(list(_blocks())) > 20
+def test_there_are_listings():
+    assert len(list(_includes())) > 20
 
 
-@pytest.mark.parametrize("chapter,target,pyobject", list(_blocks()))
-def test_literalinclude_resolves(chapter, target, pyobject):
-    path = (chapter.parent / target).resolve()
-    assert path.is_file(), f"{chapter.name}: {target} does not exist"
-    if pyobject:
-        assert _defined(ast.parse(path.read_text(encoding="utf-8")), pyobject), \
-            f"{chapter.name}: {pyobject} is not defined in {target}"
+@pytest.mark.parametrize("page,path,obj", list(_includes()))
+def test_literalinclude_resolves(page, path, obj):
+    target = (page.parent / path).resolve()
+    assert target.is_file(), f"{page.name}: {path} does not exist"
+    if obj:
+        assert _defined(ast.parse(target.read_text()), obj), f"{page.name}: {obj} is not defined in {path}"
+
+
+def test_resolver_rejects_a_missing_object():
+    tree = ast.parse("class A:\n    def f(self):\n        pass\n\ndef g():\n    pass\n")
+    assert _defined(tree, "A.f") and _defined(tree, "g")
+    assert not _defined(tree, "A.g") and not _defined(tree, "f")

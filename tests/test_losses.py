@@ -172,3 +172,101 @@ def test_train_classifier_is_seeded_and_learns():
     assert runs[0].accuracy > 0.6
     with pytest.raises(ValueError, match="kind must be one of"):
         lx.train_classifier("hinge", x, y, x, y, seed=0)
+
+
+# ----------------------------------------------------------------------------- the triplet loss
+def _triplets(seed=0, n=40, d=6):
+    rng = np.random.default_rng(seed)
+    q, r, w = (rng.normal(size=(n, d)) for _ in range(3))
+    r[: n // 2] = q[: n // 2] + 0.1 * r[: n // 2]     # these are past the margin
+    return q, r, w
+
+
+def test_cosine_against_scipy():
+    from scipy.spatial.distance import cosine as cos_distance
+    q, r, _ = _triplets()
+    np.testing.assert_allclose(ref.cosine(q, r), [1 - cos_distance(a, b) for a, b in zip(q, r)], atol=1e-12)
+
+
+def test_triplet_loss_zero_past_the_margin_and_positive_inside():
+    q, r, w = _triplets()
+    gap = ref.cosine(q, r) - ref.cosine(q, w)
+    loss = ref.triplet_hinge_loss(q, r, w, margin=0.2)
+    assert np.all(loss[gap > 0.2] == 0.0) and np.all(loss[gap < 0.2] > 0)
+    np.testing.assert_allclose(loss[gap < 0.2], 0.2 - gap[gap < 0.2], atol=1e-12)
+    assert (gap > 0.2).any() and (gap < 0.2).any()
+
+
+def test_triplet_gradient_by_finite_differences():
+    q, r, w = _triplets(seed=1, n=12)
+    grads = ref.triplet_hinge_grad(q, r, w, margin=0.2)
+    h = 1e-6
+    for k, x in enumerate((q, r, w)):
+        num = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            args_p = [v.copy() for v in (q, r, w)]
+            args_m = [v.copy() for v in (q, r, w)]
+            args_p[k][idx] += h
+            args_m[k][idx] -= h
+            num[idx] = (ref.triplet_hinge_loss(*args_p, margin=0.2).sum()
+                        - ref.triplet_hinge_loss(*args_m, margin=0.2).sum()) / (2 * h)
+        np.testing.assert_allclose(grads[k], num, atol=1e-6)
+    past = ref.triplet_hinge_loss(q, r, w, margin=0.2) == 0
+    assert past.any() and all(np.all(g[past] == 0.0) for g in grads)
+
+
+def test_triplet_bad_input():
+    q, r, w = _triplets()
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
+        ref.triplet_hinge_loss(q, r, w, margin=-0.1)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        ref.triplet_hinge_loss(q, r[:, :3], w)
+    with pytest.raises(ValueError, match="zero vector"):
+        ref.cosine(np.zeros((1, 3)), np.ones((1, 3)))
+
+
+def test_faq_questions_and_answers_share_topics_not_words():
+    data = ref.make_faq(n_per_topic=10, n_topics=5, seed=3)
+    assert data.questions.shape == data.answers.shape == (50, 8)
+    assert data.questions.min() >= 1 and data.answers.max() < data.vocab_size
+    for k in range(5):
+        q_words = set(data.questions[data.topics == k].ravel())
+        a_words = set(data.answers[data.topics == k].ravel())
+        other_a = set(data.answers[data.topics != k].ravel())
+        fillers = q_words & a_words
+        assert fillers and fillers <= other_a        # only filler words are common to questions and answers
+    wrong = ref.wrong_answers(data.topics, seed=0)
+    assert np.all(data.topics[wrong] != data.topics)
+
+
+def test_faq_and_retrieval_bad_input():
+    with pytest.raises(ValueError, match="topic_share"):
+        ref.make_faq(topic_share=0)
+    with pytest.raises(ValueError, match="n_topics >= 2"):
+        ref.make_faq(n_topics=1)
+    with pytest.raises(ValueError, match="two different topics"):
+        ref.wrong_answers(np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match="correct must have shape"):
+        ref.top1_retrieval(np.zeros((3, 4)), [0, 1])
+    assert ref.top1_retrieval(np.eye(3), [0, 1, 0]) == pytest.approx(2 / 3)
+
+
+def test_center_loss_gives_more_compact_features_on_digits():
+    """The post's claim for center loss, on scikit-learn's 8×8 digits (offline): with λ > 0 the
+    2-D features are more compact (intra / inter distance) than with plain CE, over 2 seeds."""
+    from sklearn.datasets import load_digits
+
+    import kexue
+    torch.set_num_threads(1)
+    x, y = load_digits(return_X_y=True)
+    x = (x * 255 / 16).astype(np.uint8).reshape(-1, 8, 8)           # train_classifier scales by 1/255
+    comp = {"ce": [], "center": []}
+    for seed in (0, 1):
+        for kind in comp:
+            kexue.seed_everything(seed)
+            r = tl.train_classifier(kind, x[:1400], y[:1400], x[1400:], y[1400:], seed=seed, epochs=30,
+                                    batch_size=50, lr=3e-3, lam=0.2)
+            assert r.accuracy > 0.75, (kind, seed, r.accuracy)
+            comp[kind].append(r.compactness)
+    # seeds 0, 1: CE 0.203, 0.243; center 0.178, 0.193
+    assert np.mean(comp["center"]) < 0.95 * np.mean(comp["ce"])

@@ -117,3 +117,99 @@ def test_trick_training_lowers_loss_and_moves_centres():
 def test_bad_lambda():
     with pytest.raises(ValueError, match="lam must be >= 0"):
         kl.compile_center_loss(kl.build_center_loss_models((4, 4), 3, 2, 8).train, lam=-1.0)
+
+
+# ----------------------------------------------------------------------------- the triplet loss
+def test_dot_normalize_is_cosine():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(20, 7)), rng.normal(size=(20, 7))
+    out = keras.ops.convert_to_numpy(keras.layers.Dot(axes=-1, normalize=True)([a, b]))[:, 0]
+    np.testing.assert_allclose(out, ref.cosine(a, b), atol=1e-6)
+
+
+def test_embedding_is_one_hot_dense_without_bias():
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(1)
+    E, ids, upstream = rng.normal(size=(9, 4)), np.array([2, 2, 5, 0, 8, 1]), rng.normal(size=(6, 4))
+    emb, dense = keras.layers.Embedding(9, 4), keras.layers.Dense(4, use_bias=False)
+    emb.build((None,))
+    dense.build((None, 9))
+    emb.set_weights([E])
+    dense.set_weights([E])
+    with tf.GradientTape(persistent=True) as tape:
+        out_e, out_d = emb(ids), dense(tf.one_hot(ids, 9))
+        l_e, l_d = tf.reduce_sum(out_e * upstream), tf.reduce_sum(out_d * upstream)
+    np.testing.assert_allclose(out_e.numpy(), out_d.numpy(), atol=1e-6)
+    np.testing.assert_allclose(E[ids], out_d.numpy(), atol=1e-6)       # and both are the rows of E
+    g_e = tf.convert_to_tensor(tape.gradient(l_e, emb.trainable_weights[0])).numpy()
+    g_d = tape.gradient(l_d, dense.trainable_weights[0]).numpy()
+    np.testing.assert_allclose(g_e, g_d, atol=1e-6)
+    assert np.all(g_e[[3, 4, 6, 7]] == 0)
+
+
+def test_triplet_layer_value_and_gradients_equal_numpy():
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(2)
+    q, r, w = (rng.normal(size=(30, 5)) for _ in range(3))
+    r[:15] = q[:15] + 0.1 * r[:15]
+    vs = [tf.Variable(v) for v in (q, r, w)]
+    with tf.GradientTape() as tape:
+        loss = kl.TripletHinge(margin=0.2)(vs)[:, 0]
+        total = tf.reduce_sum(loss)
+    # Keras layers compute in float32 (inputs are autocast), hence the tolerances
+    np.testing.assert_allclose(loss.numpy(), ref.triplet_hinge_loss(q, r, w, margin=0.2), atol=1e-6)
+    grads = tape.gradient(total, vs)
+    for g, g_ref in zip(grads, ref.triplet_hinge_grad(q, r, w, margin=0.2)):
+        np.testing.assert_allclose(g.numpy(), g_ref, atol=1e-5)
+    past = loss.numpy() == 0
+    assert past.any() and (~past).any()
+    assert all(np.all(g.numpy()[past] == 0.0) for g in grads)
+
+
+def test_triplet_bad_input_keras():
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        kl.TripletHinge(margin=-1.0)
+    with pytest.raises(ValueError, match="vocab_size >= 2"):
+        kl.build_triplet_models(1, 8)
+
+
+def test_triplet_training_lowers_loss_and_improves_retrieval():
+    """The post's recipe: loss as the output, y_pred as the loss, dummy targets, an inference
+    model on the shared encoders. Training lowers the loss and ranks right answers first more often."""
+    kexue.seed_everything(0)
+    faq = ref.make_faq(n_per_topic=40, n_topics=20, topic_share=0.5, seed=0)
+    train = np.arange(len(faq.topics)) < 600
+    held = np.flatnonzero(~train)
+    answers = np.array([held[faq.topics[held] == k][0] for k in range(20)])
+    questions = np.setdiff1d(held, answers)
+    wrong = ref.wrong_answers(faq.topics[train], seed=0)
+    x = [faq.questions[train], faq.answers[train], faq.answers[train][wrong]]
+    dummy = np.zeros((int(train.sum()), 1))
+    m = kl.build_triplet_models(faq.vocab_size, 8, dim=32, margin=0.2)
+    m.train.compile(optimizer=keras.optimizers.Adam(1e-2), loss=kl.identity_loss)
+
+    def top1():
+        n = len(questions)
+        s = m.score.predict([np.repeat(faq.questions[questions], 20, axis=0), np.tile(faq.answers[answers], (n, 1))],
+                            verbose=0).reshape(n, 20)
+        # the inference model's cosine = cosine of the two encoders' outputs, computed in numpy
+        qv = m.question_encoder.predict(faq.questions[questions[:3]], verbose=0)
+        av = m.answer_encoder.predict(faq.answers[answers], verbose=0)
+        np.testing.assert_allclose(s[:3], [ref.cosine(np.repeat(v[None], 20, 0), av) for v in qv], atol=1e-5)
+        return ref.top1_retrieval(s, faq.topics[questions])
+
+    before_loss, before = m.train.evaluate(x, dummy, verbose=0), top1()
+    m.train.fit(x, dummy, epochs=5, batch_size=32, verbose=0)
+    after_loss, after = m.train.evaluate(x, dummy, verbose=0), top1()
+    assert after_loss < 0.5 * before_loss
+    # seed 0: 0.04 before (chance 0.05), 0.79 after
+    assert after > max(3 * before, 0.5)
+
+
+def test_only_the_retracing_notice_is_filtered():
+    import logging
+    logger = logging.getLogger("tensorflow")
+    notice = logging.makeLogRecord({"msg": "5 out of the last 5 calls to <function f at 0x7f00> triggered "
+                                           "tf.function retracing. Tracing is expensive"})
+    assert not logger.filter(notice)
+    assert logger.filter(logging.makeLogRecord({"msg": "Some other TensorFlow warning"}))

@@ -238,3 +238,132 @@ def test_norm_vs_logp():
     assert rho == pytest.approx(1.0)
     with pytest.raises(ValueError, match="one count per vector"):
         pmi.norm_vs_logp(V, counts[:2])
+
+
+# ----------------------------------------------------------------------------- claims of the post
+@pytest.fixture(scope="module")
+def planted_fit():
+    Vt, P = pmi.planted_pmi(120, rank=6, seed=0)
+    V, _ = pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1)
+    return P, V
+
+
+def test_pmi_zero_iff_orthogonal(planted_fit):
+    P, V = planted_fit
+    cos = np.einsum("pd,pd->p", V[P.i], V[P.j]) / (np.linalg.norm(V[P.i], axis=1) * np.linalg.norm(V[P.j], axis=1))
+    near_zero = np.abs(P.pmi) < 0.02
+    assert near_zero.sum() > 20
+    assert np.abs(cos[near_zero]).mean() < min(0.02, 0.1 * np.abs(cos).mean())
+    assert np.all(np.abs(P.pmi[np.abs(cos) < 0.005]) < 0.05)
+
+
+def test_adagrad_insensitive_to_loss_scale_sgd_is_not(planted_fit):
+    P, V = planted_fit
+    ten = np.full(len(P), 10.0)
+    V10, _ = pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1, weight=ten)
+    np.testing.assert_allclose(V10 @ V10.T, V @ V.T, atol=1e-3)       # same fit, up to a rotation
+    _, h1 = pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1, update="sgd", lr=0.01)
+    _, h10 = pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1, update="sgd", lr=0.01, weight=ten)
+    assert h1[-1] < 1e-3
+    assert not np.isfinite(h10[-1]) or h10[-1] > 1e6
+
+
+def test_no_sqrt_and_glove_variants_fail_where_adagrad_converges(planted_fit):
+    P, _ = planted_fit
+    final = {u: pmi.train_simpler_glove(P, 120, 6, epochs=300, batch_size=None, seed=1, update=u)[1][-1]
+             for u in ("adagrad", "no_sqrt", "glove")}
+    assert final["adagrad"] < 1e-3
+    assert final["no_sqrt"] > 1e3 * final["adagrad"]
+    assert not np.isfinite(final["glove"]) or final["glove"] > 1e6
+
+
+def test_sgd_step_is_plain_gradient_descent():
+    """One full-batch step of each update rule, written out by hand."""
+    Vt, P = pmi.planted_pmi(20, rank=3, seed=2)
+    V0 = pmi.init_vectors(20, 3, seed=0)
+    g = pmi.simpler_glove_grad(V0, P.i, P.j, P.pmi, np.ones(len(P)))
+    expected = {"sgd": V0 - 0.1 * g,
+                "adagrad": V0 - 0.1 * g / (np.sqrt(1 + g * g) + 1e-8),
+                "no_sqrt": V0 - 0.1 * g / (1 + g * g + 1e-8),
+                "glove": V0 - 0.1 * g / np.sqrt(1 + 1e-8)}
+    for u, want in expected.items():
+        got, _ = pmi.train_simpler_glove(P, 20, 3, epochs=1, batch_size=None, seed=0, update=u)
+        np.testing.assert_allclose(got, want, atol=1e-12, err_msg=u)
+    with pytest.raises(ValueError, match="update must be one of"):
+        pmi.train_simpler_glove(P, 20, 3, epochs=1, batch_size=None, update="adam")
+
+
+def test_post_results_fixtures():
+    assert len(pmi.POST_SMALLEST_NORMS) == 30 and pmi.POST_SMALLEST_NORMS[:3] == ["。", "，", "的"]
+    assert len(pmi.POST_ANALOGIES) == 9 and all(len(a) == 6 for _, a in pmi.POST_ANALOGIES)
+    assert all(len(k) == 10 and all(w in s for w in k if w != "炖牛肉") for s, k in pmi.POST_KEYWORDS)
+
+
+def test_sentence_vectors_and_sentiment_accuracy():
+    from kexue.pmi.experiment import sentence_vectors, sentiment_accuracy
+    vocab = pmi.Vocab(["好", "差", "的"], np.array([3, 2, 1]))
+    V = np.array([[1.0, 0.0], [-1.0, 0.5], [0.1, 0.1]])
+    x, cov = sentence_vectors(["好 的 好", "差 未知", "未知"], str.split, vocab, V)
+    np.testing.assert_allclose(x, [[2.1, 0.1], [-1.0, 0.5], [0.0, 0.0]])
+    assert cov == pytest.approx(4 / 6)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    feats = rng.normal(size=(600, 5)) + 2.0 * y[:, None]          # separable by construction
+    acc = sentiment_accuracy(feats[:400], y[:400], feats[400:], y[400:], seed=0)
+    assert acc["lr"] > 0.95 and acc["mlp"] > 0.95
+    noise = rng.normal(size=(600, 5))                               # no signal: chance level
+    acc0 = sentiment_accuracy(noise[:400], y[:400], noise[400:], y[400:], seed=0)
+    assert max(acc0.values()) < 0.65
+    with pytest.raises(ValueError, match="V must have shape"):
+        sentence_vectors(["好"], str.split, vocab, V[:2])
+    with pytest.raises(ValueError, match="same width"):
+        sentiment_accuracy(feats[:10], y[:10], feats[:10, :3], y[:10])
+
+
+def test_pmi_additivity_holds_under_independence_only():
+    """Eq. (7): PMI(Q, A) = Σ PMI(q_i, a_j) when (q1, a1) is independent of (q2, a2); not in general."""
+    rng = np.random.default_rng(0)
+    P1, P2 = rng.random((2, 2)), rng.random((2, 2))
+    P1, P2 = P1 / P1.sum(), P2 / P2.sum()
+    naive = np.einsum("ac,bd->abcd", P1, P2)                        # axes q1, q2, a1, a2
+    generic = rng.random((2, 2, 2, 2))
+    generic /= generic.sum()
+    q, a = (1, 0), (0, 1)
+
+    def joint(P):
+        return np.log(P[q[0], q[1], a[0], a[1]] / (P[q[0], q[1]].sum() * P[:, :, a[0], a[1]].sum()))
+
+    def pairwise(P):
+        total = 0.0
+        for i in range(2):
+            for j in range(2):
+                M = P.sum(axis=tuple(k for k in range(4) if k not in (i, 2 + j)))   # (q_i, a_j)
+                total += np.log(M[q[i], a[j]] / (M[q[i]].sum() * M[:, a[j]].sum()))
+        return total
+
+    assert joint(naive) == pytest.approx(pairwise(naive), abs=1e-12)
+    assert abs(joint(generic) - pairwise(generic)) > 0.05
+
+
+def test_exponential_is_the_solution_of_the_functional_equation():
+    rng = np.random.default_rng(1)
+    x, y, z = rng.normal(size=(3, 1000))
+    f = lambda t: 0.7 * np.exp(1.3 * t)  # noqa: E731
+    g = lambda t: 1 + t ** 2  # noqa: E731
+    np.testing.assert_allclose(f(x + y - z), f(x) * f(y) / f(z), rtol=1e-12)
+    assert np.max(np.abs(g(x + y - z) - g(x) * g(y) / g(z))) > 1.0
+
+
+def test_pearson_of_pmi_profiles_is_cosine_after_cholesky_map():
+    rng = np.random.default_rng(2)
+    V = rng.normal(size=(300, 8))
+    U = pmi.pearson_map(V, 200)
+    for i, j in ((0, 1), (5, 17), (3, 250)):
+        profiles = V[[i, j]] @ V[:200].T
+        mapped = V[[i, j]] @ U
+        cos = mapped[0] @ mapped[1] / np.linalg.norm(mapped, axis=1).prod()
+        assert cos == pytest.approx(np.corrcoef(profiles)[0, 1], abs=1e-10)
+    # a different N gives a different map, hence different neighbour lists
+    assert np.abs(pmi.pearson_map(V, 20) - U).max() > 1e-3
+    with pytest.raises(ValueError, match="top_n must be in"):
+        pmi.pearson_map(V, 1)

@@ -178,3 +178,55 @@ def test_launch_and_download_buttons():
 def test_footer_copyright():
     text = (HTML / "book" / "intro.html").read_text()
     assert "kexue-book authors" in text and "2026" in text
+
+
+class _Text(HTMLParser):
+    """The visible text of a page: everything but <script>, <style> and the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip = 0
+        self.text = []
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style", "head")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style", "head") and self.skip > 0
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.text.append(data)
+
+
+def _process_words():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("reader_text", ROOT / "tests" / "reader_text.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.process_phrases
+
+
+def test_no_process_words_in_pages():
+    """The pages speak to the reader: no word about how the book was made (digests, issues,
+    targets, budgets; patterns in `tests/reader_text.py`, narrow enough to spare ordinary ML words)."""
+    process_phrases = _process_words()
+    bad = []
+    for page in _pages():
+        if "_static" in page.parts or page.name in ("genindex.html", "search.html"):
+            continue
+        parser = _Text()
+        parser.feed(page.read_text())
+        bad += [(str(page.relative_to(HTML)), s) for s in process_phrases("".join(parser.text))]
+    assert not bad, bad[:10]
+
+
+def test_results_page_shows_every_chapters_live_numbers():
+    """The generated results page carries, per chapter, the numbers the chapter recorded."""
+    page = (HTML / "book" / "results.html").read_text()
+    for chapter in toc_chapters():
+        nn = Path(chapter).name[:2]
+        assert f"chapters/{Path(chapter).name}.html" in page, f"results page has no link to chapter {nn}"
+        metrics = json.loads((ROOT / "_build" / "results" / f"{nn}.json").read_text())["metrics"]
+        for name, value in metrics.items():
+            assert f"{value:.4f}" in page, f"results page lacks chapter {nn}'s {name} = {value:.4f}"

@@ -121,6 +121,41 @@ def dynamic_routing(u_hat: np.ndarray, routings: int = 3, routing: str = "post",
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def implicit_activation(x, iterations: int = 3) -> np.ndarray:
+    """The post's first side dish: ``y`` with ``x = y + cos y``, by ``iterations`` steps of
+    ``y <- x - cos y`` from ``y = x`` (elementwise; ``x`` any shape).
+
+    The fixed point is exact; a few steps only approximate it, and the iteration
+    contracts with rate ``|sin y*|``, slowly where that is close to 1.
+    """
+    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    x = np.asarray(x, dtype=np.float64)
+    y = x.copy()
+    for _ in range(iterations):
+        y = x - np.cos(y)
+    return y
+
+
+def self_pooling(xs: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The post's second side dish: pool vectors ``xs`` (n, d) into ``x = sum_i softmax_i(<x, x_i>) x_i``.
+
+    Starts from the mean and substitutes ``iterations`` times; returns ``(x, weights)``,
+    the pooled vector (d,) and the weights (n,) of the last step.
+    """
+    xs = np.asarray(xs, dtype=np.float64)
+    if xs.ndim != 2 or len(xs) == 0:
+        raise ValueError(f"xs must have shape (n, d) with n >= 1, got {xs.shape}")
+    if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}")
+    x = xs.mean(axis=0)
+    w = np.full(len(xs), 1.0 / len(xs))
+    for _ in range(iterations):
+        w = softmax(xs @ x, axis=0)                          # (n,)
+        x = w @ xs
+    return x, w
+
+
 def predictions(u: np.ndarray, W: np.ndarray, num_capsule: int) -> np.ndarray:
     """Prediction vectors ``û_{j|i}``: (B, n, d_in) and W → (B, k, n, d_out).
 

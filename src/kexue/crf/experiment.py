@@ -146,7 +146,7 @@ def train(model: Tagger, chunks: list[tuple[np.ndarray, np.ndarray]], *, epochs:
           desc: str | None = None, time_limit: float | None = None) -> list[float]:
     """Adam on shuffled mini-batches with :func:`kexue.train.fit`; returns the loss of every step.
 
-    ``max_steps`` caps the number of updates (the chapter's budget); ``time_limit`` (seconds)
+    ``max_steps`` caps the number of updates (the chapter's live run); ``time_limit`` (seconds)
     stops early, for the full experiment only (it makes a run depend on the machine's speed).
     ``crf_lr`` is a separate learning rate for the CRF's transition scores (default: ``lr``).
     """

@@ -12,6 +12,7 @@ Three ways to train with center loss are built here on the *same* layers:
 """
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import keras
@@ -20,6 +21,16 @@ from keras import ops
 
 from kexue import _validate
 from kexue.losses.numpy_ref import check_eps
+
+
+def _not_retracing_notice(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+# Chapter 01 compiles and fits several small models in one process on purpose (triplet, center
+# loss three ways); TensorFlow's frequent-retracing heuristic then logs a notice naming a memory
+# address. Only that notice is dropped; every other TensorFlow log record passes.
+logging.getLogger("tensorflow").addFilter(_not_retracing_notice)
 
 
 # ----------------------------------------------------------------------------- mixed cross-entropy
@@ -214,3 +225,67 @@ class CenterLossModel(keras.Model):
         self.center_tracker.update_state(center)
         self.acc_tracker.update_state(labels, probs)
         return ce + self.lam * center
+
+
+# ----------------------------------------------------------------------------- the triplet loss
+class TripletHinge(keras.layers.Layer):
+    """``max(0, margin + cos(q, a_wrong) - cos(q, a_right))``, shape ``(batch, 1)``, from ``[q, a_right, a_wrong]``.
+
+    The cosines are ``Dot(axes=-1, normalize=True)``, as in the post.
+    """
+
+    def __init__(self, margin: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if not margin >= 0:
+            raise ValueError(f"the margin must be >= 0, got {margin}")
+        self.margin = float(margin)
+        self.cosine = keras.layers.Dot(axes=-1, normalize=True)
+
+    def call(self, inputs):
+        question, right, wrong = inputs
+        return ops.relu(self.margin + self.cosine([question, wrong]) - self.cosine([question, right]))
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
+
+
+class TripletModels(NamedTuple):
+    """The models of :func:`build_triplet_models`; all share the two encoders' weights."""
+
+    train: keras.Model             # [question, right, wrong] token ids -> triplet loss (batch, 1)
+    score: keras.Model             # [question, answer] token ids -> cos(question, answer) (batch, 1)
+    question_encoder: keras.Model  # question ids (batch, length) -> vector (batch, dim)
+    answer_encoder: keras.Model    # answer ids (batch, length) -> vector (batch, dim)
+
+
+def build_triplet_models(vocab_size: int, length: int, dim: int = 32, margin: float = 0.1) -> TripletModels:
+    """The post's question-answer model: the loss is a layer, the training model's output.
+
+    Each encoder is ``Embedding(vocab_size, dim, mask_zero=True)`` → mean over the
+    tokens → ``Dense(dim, tanh)``; the question and the answers have their own
+    encoder, and both answers go through the same one. Compile ``train`` with
+    :func:`identity_loss` and fit it on dummy targets; ``score`` is the inference
+    model, built on the same encoder objects, so it uses the trained weights.
+    """
+    if vocab_size < 2 or length < 1 or dim < 1:
+        raise ValueError(f"need vocab_size >= 2, length >= 1, dim >= 1; got {vocab_size}, {length}, {dim}")
+
+    def encoder(name):
+        ids = keras.Input(shape=(length,), dtype="int32")
+        h = keras.layers.Embedding(vocab_size, dim, mask_zero=True)(ids)
+        h = keras.layers.GlobalAveragePooling1D()(h)
+        return keras.Model(ids, keras.layers.Dense(dim, activation="tanh")(h), name=name)
+
+    q_enc, a_enc = encoder("question_encoder"), encoder("answer_encoder")
+    q = keras.Input(shape=(length,), dtype="int32", name="question")
+    right = keras.Input(shape=(length,), dtype="int32", name="right")
+    wrong = keras.Input(shape=(length,), dtype="int32", name="wrong")
+    loss = TripletHinge(margin, name="triplet_loss")([q_enc(q), a_enc(right), a_enc(wrong)])
+    answer = keras.Input(shape=(length,), dtype="int32", name="answer")
+    cos = keras.layers.Dot(axes=-1, normalize=True, name="cosine")([q_enc(q), a_enc(answer)])
+    return TripletModels(
+        train=keras.Model([q, right, wrong], loss, name="triplet_train"),
+        score=keras.Model([q, answer], cos, name="triplet_score"),
+        question_encoder=q_enc,
+        answer_encoder=a_enc,
+    )

@@ -10,6 +10,8 @@ integer class indices of shape ``(batch,)``; per-sample losses are returned
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from kexue import _validate
@@ -149,3 +151,115 @@ def compactness(features, labels) -> float:
     d = np.linalg.norm(mu[:, None, :] - mu[None, :, :], axis=-1)
     inter = d[np.triu_indices(len(classes), 1)].mean()
     return float(intra / inter)
+
+
+# ----------------------------------------------------------------------------- the triplet loss
+def cosine(a, b) -> np.ndarray:
+    """Row-wise cosine similarity of two ``(batch, dim)`` arrays, shape ``(batch,)``.
+
+    A zero row has no direction: it is refused rather than given a NaN.
+    """
+    a, b = _check_2d(a, "a"), _check_2d(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} and {b.shape}")
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    if np.any(na == 0) or np.any(nb == 0):
+        raise ValueError("cosine is undefined for a zero vector")
+    return (a * b).sum(axis=1) / (na * nb)
+
+
+def _cosine_grad(a, b) -> np.ndarray:
+    """``d cos(a_i, b_i) / d a_i`` row by row: ``(b/|b| - cos * a/|a|) / |a|``."""
+    na = np.linalg.norm(a, axis=1, keepdims=True)
+    nb = np.linalg.norm(b, axis=1, keepdims=True)
+    cos = (a * b).sum(axis=1, keepdims=True) / (na * nb)
+    return (b / nb - cos * a / na) / na
+
+
+def triplet_hinge_loss(question, right, wrong, margin: float = 0.1) -> np.ndarray:
+    """The post's question-answer loss ``max(0, m + cos(q, a_wrong) - cos(q, a_right))`` per triplet.
+
+    ``question``, ``right``, ``wrong``: encoder outputs, shape ``(batch, dim)``.
+    Returns shape ``(batch,)``; it is exactly 0 once ``cos(q, a_right)`` exceeds
+    ``cos(q, a_wrong)`` by more than ``margin``.
+    """
+    if not np.isfinite(margin) or margin < 0:
+        raise ValueError(f"the margin must be a finite number >= 0, got {margin}")
+    return np.maximum(0.0, margin + cosine(question, wrong) - cosine(question, right))
+
+
+def triplet_hinge_grad(question, right, wrong, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed-form gradients of ``sum_i triplet_hinge_loss`` with respect to the three encoder outputs.
+
+    Returns ``(d/dquestion, d/dright, d/dwrong)``, each ``(batch, dim)``; rows of
+    triplets past the margin (zero loss) are exactly 0.
+    """
+    active = (triplet_hinge_loss(question, right, wrong, margin) > 0)[:, None].astype(np.float64)
+    q, r, w = (np.asarray(v, dtype=np.float64) for v in (question, right, wrong))
+    d_q = active * (_cosine_grad(q, w) - _cosine_grad(q, r))
+    d_r = -active * _cosine_grad(r, q)
+    d_w = active * _cosine_grad(w, q)
+    return d_q, d_r, d_w
+
+
+class FaqData(NamedTuple):
+    """A synthetic FAQ: token-id questions and answers of ``n_topics`` topics (0 = padding)."""
+
+    questions: np.ndarray   # (n, length) int token ids
+    answers: np.ndarray     # (n, length) int token ids, answers[i] answers questions[i]
+    topics: np.ndarray      # (n,) topic of row i
+    vocab_size: int
+
+
+def make_faq(n_per_topic: int = 40, n_topics: int = 20, words_per_topic: int = 6, n_shared: int = 30,
+             length: int = 8, topic_share: float = 0.5, seed: int = 0) -> FaqData:
+    """Questions and answers that share a topic but no words: retrieval must learn the mapping.
+
+    Each topic owns ``words_per_topic`` question words and as many *different*
+    answer words; ``n_shared`` filler words belong to every topic. A sentence of
+    ``length`` tokens draws each token from its topic's words with probability
+    ``topic_share``, else from the fillers. Token ids start at 1.
+    """
+    if n_per_topic < 1 or n_topics < 2 or words_per_topic < 1 or n_shared < 0 or length < 1:
+        raise ValueError("need n_per_topic >= 1, n_topics >= 2, words_per_topic >= 1, n_shared >= 0, length >= 1")
+    if not 0 < topic_share <= 1:
+        raise ValueError(f"topic_share must lie in (0, 1], got {topic_share}")
+    rng = np.random.default_rng(seed)
+    q_words = 1 + np.arange(n_topics * words_per_topic).reshape(n_topics, words_per_topic)
+    a_words = q_words + n_topics * words_per_topic
+    fillers = 1 + 2 * n_topics * words_per_topic + np.arange(n_shared)
+    vocab_size = 1 + 2 * n_topics * words_per_topic + n_shared
+    topics = np.repeat(np.arange(n_topics), n_per_topic)
+    rng.shuffle(topics)
+
+    def sentences(own):                                   # own: (n_topics, words_per_topic)
+        n = len(topics)
+        topic_tok = own[topics[:, None], rng.integers(own.shape[1], size=(n, length))]   # (n, length)
+        if not n_shared:
+            return topic_tok
+        filler_tok = fillers[rng.integers(n_shared, size=(n, length))]
+        return np.where(rng.random((n, length)) < topic_share, topic_tok, filler_tok)
+
+    return FaqData(sentences(q_words), sentences(a_words), topics, vocab_size)
+
+
+def top1_retrieval(scores, correct) -> float:
+    """Share of rows whose highest score is at the column ``correct[i]``; ``scores`` is ``(n_questions, n_candidates)``."""
+    s = _check_2d(scores, "scores")
+    c = np.asarray(correct)
+    if c.shape != (s.shape[0],):
+        raise ValueError(f"correct must have shape ({s.shape[0]},), got {c.shape}")
+    return float(np.mean(np.argmax(s, axis=1) == c))
+
+
+def wrong_answers(topics, seed: int = 0) -> np.ndarray:
+    """For each row ``i``, the index of a random row of a *different* topic (the wrong answer)."""
+    t = np.asarray(topics)
+    if t.ndim != 1 or len(np.unique(t)) < 2:
+        raise ValueError("topics must be a vector holding at least two different topics")
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(t), dtype=np.int64)
+    for i, topic in enumerate(t):
+        others = np.flatnonzero(t != topic)
+        out[i] = others[rng.integers(len(others))]
+    return out

@@ -30,7 +30,8 @@ __all__ = [
     "Vocab", "Pairs", "build_counted_vocab", "corpus_ids", "cooccurrence", "cooccurrence_loop", "pmi_pairs",
     "ppmi_matrix", "glove_weight", "init_vectors", "batch_orders", "simpler_glove_loss", "simpler_glove_grad", "train_simpler_glove",
     "svd_vectors", "glove_loss", "glove_translate", "neighbours", "analogy", "keywords",
-    "planted_pmi", "topic_corpus", "pair_correlation", "pearson_map", "norm_vs_logp",
+    "planted_pmi", "topic_corpus", "pair_correlation", "pearson_map", "norm_vs_logp", "UPDATES",
+    "POST_SMALLEST_NORMS", "POST_ANALOGIES", "POST_KEYWORDS",
 ]
 
 
@@ -283,10 +284,13 @@ def _check_training(pairs: Pairs, n_words: int, dim: int, epochs: int, batch_siz
         raise ValueError("the pairs' PMI or counts contain NaN or infinite values (a word with count 0?)")
 
 
+UPDATES = ("adagrad", "sgd", "no_sqrt", "glove")
+
+
 def train_simpler_glove(pairs: Pairs, n_words: int, dim: int, *, epochs: int = 10, batch_size: int | None = 8192,
                         lr: float = 0.1, g0: float = 1.0, eps: float = 1e-8, x_max: float = 100.0,
                         alpha: float = 0.75, truncate: bool = False, seed: int = 0, weight: np.ndarray | None = None,
-                        bar=None) -> tuple[np.ndarray, list[float]]:
+                        bar=None, update: str = "adagrad") -> tuple[np.ndarray, list[float]]:
     """Fit ``<v_i, v_j> ≈ PMI_ij`` by weighted least squares with Adagrad (numpy).
 
     Gradient of ``λ (<v_i, v_j> - PMI)^2 / 2``: ``g_i = λ·diff·v_j``, ``g_j = λ·diff·v_i``,
@@ -295,18 +299,38 @@ def train_simpler_glove(pairs: Pairs, n_words: int, dim: int, *, epochs: int = 1
     at ``g0``.  ``weight`` overrides ``λ(x)``.  ``bar`` is an optional progress
     bar updated once per epoch.  Returns the vectors and the loss (over all
     pairs) after each epoch.
+
+    ``update`` selects the step, for comparison only: ``"adagrad"`` (the above),
+    ``"sgd"`` (``v -= lr·g``), ``"no_sqrt"`` (``v -= lr·g / G``, Adagrad without
+    the square root) or ``"glove"`` (Stanford GloVe's variant: ``u = lr·g``,
+    ``v -= u / sqrt(G_old)``, then ``G += u²``).  A step that overflows leaves
+    non-finite vectors and an infinite or NaN loss, which is returned as is.
     """
     _check_training(pairs, n_words, dim, epochs, batch_size)
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
     V = init_vectors(n_words, dim, seed)
     G = np.full_like(V, g0)
     lam = glove_weight(pairs.x, x_max, alpha, truncate) if weight is None else np.asarray(weight, np.float64)
     history = []
     for batches in batch_orders(len(pairs), epochs, batch_size, seed):
         for b in batches:
-            grad = simpler_glove_grad(V, pairs.i[b], pairs.j[b], pairs.pmi[b], lam[b])
-            G += grad * grad
-            V -= lr * grad / (np.sqrt(G) + eps)
-        history.append(simpler_glove_loss(V, pairs.i, pairs.j, pairs.pmi, lam))
+            with np.errstate(over="ignore", invalid="ignore"):
+                grad = simpler_glove_grad(V, pairs.i[b], pairs.j[b], pairs.pmi[b], lam[b])
+                if update == "adagrad":
+                    G += grad * grad
+                    V -= lr * grad / (np.sqrt(G) + eps)
+                elif update == "sgd":
+                    V -= lr * grad
+                elif update == "no_sqrt":
+                    G += grad * grad
+                    V -= lr * grad / (G + eps)
+                else:                                              # "glove"
+                    u = lr * grad
+                    V -= u / np.sqrt(G + eps)
+                    G += u * u
+        with np.errstate(over="ignore", invalid="ignore"):
+            history.append(simpler_glove_loss(V, pairs.i, pairs.j, pairs.pmi, lam))
         if bar is not None:
             bar.update(1)
     return V, history
@@ -473,3 +497,34 @@ def topic_corpus(n_sentences: int = 4000, length: int = 20, n_stop: int = 20, n_
         c_idx = rng.choice(words_per_topic, size=length, p=pc)
         out.append([stop[s] if st else f"t{t}w{c:02d}" for st, s, c in zip(is_stop, s_idx, c_idx)])
     return out, set(stop)
+
+
+# ----------------------------------------------------------------------------- the post's own results
+# Copied from the post's part 5 (https://kexue.fm/archives/4677), Baidu Baike vectors,
+# shown beside ours in chapter 04.
+POST_SMALLEST_NORMS = ("。 ， 的 和 同样 也 1 3 并且 另外 同时 是 2 6 总之 在 以及 5 因此 4 "
+                       "7 8 等等 又 并 ； 与此同时 然而 当中 事实上").split()   # ascending norm, no truncation
+POST_ANALOGIES = (                                                            # (A, B, C) -> answers of A + B − C
+    (("机场", "火车", "飞机"), "火车站 直达 东站 高铁站 南站 客运站".split()),
+    (("国王", "女人", "男人"), "二世 一世 王后 王国 三世 四世".split()),
+    (("北京", "英国", "中国"), "伦敦 巴黎 寓所 搬到 爱丁堡 布鲁塞尔".split()),
+    (("伦敦", "美国", "英国"), "纽约 洛杉矶 伦敦 芝加哥 旧金山 亚特兰大".split()),
+    (("广州", "浙江", "广东"), "杭州 宁波 嘉兴 金华 湖州 上海".split()),
+    (("广州", "江苏", "广东"), "常州 无锡 苏州 南京 镇江 扬州".split()),
+    (("中学", "大学生", "大学"), "中学生 中小学生 青少年 电子设计 村官 二中".split()),
+    (("人民币", "美国", "中国"), "美元 港币 约合 美金 贬值 万美元".split()),
+    (("兵马俑", "敦煌", "西安"), "莫高窟 卷子 写本 藏经洞 精美绝伦 千佛洞".split()),
+)
+POST_KEYWORDS = (                                                             # (sentence, the post's top 10)
+    ("勃艮第炖牛肉是一道经典的法国名菜，被称为“人类所能烹饪出的最美味的牛肉”。这道菜酒香浓郁，色泽诱人，"
+     "制作过程也不算麻烦。它的背后有着什么样的故事？怎样做出美味的勃艮第炖牛肉？",
+     "炖牛肉 酒香 名菜 美味 诱人 勃艮第 浓郁 菜 烹饪 一道".split()),
+    ("天文专家介绍，今年该流星雨将于18日零时30分前后迎来极大，每小时天顶流量在10颗左右，不乏明亮的火流星，"
+     "我国各地乃至北半球大部分地区都可凭借肉眼观测到。今年最佳观测时间在17日至19日凌晨，幸运的是，"
+     "届时没有月光干扰，利于观测。",
+     "流星雨 火流星 北半球 天顶 观测 零时 肉眼 届时 颗 凌晨".split()),
+    ("浙江省义乌市环保局表示，因合金原材料镉含量普遍较高，为控制镉污染，现责令本市部分电镀企业实施停产整治的通知，"
+     "被通知企业即日起停产整治。据悉，义乌低温锌合金(锌镉合金)基本停产，另外，温州市瓯海区的未经验收的电镀企业"
+     "也接到通知，自8月18日起无条件停止生产，在验收后方准予生产。新一轮的环保在浙江锌下游企业展开。",
+     "锌合金 环保局 停产 瓯海区 准予 镉 电镀 责令 义乌市 原材料".split()),
+)
