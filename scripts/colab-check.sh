@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Run one chapter the way Colab does, on this machine:
+#   scripts/colab-check.sh 05
+# 1) an environment like Colab's: a venv under /tmp with torch 2.13 (CPU), and TensorFlow and
+#    Keras at versions other than the book's pins (Colab's own lag the newest releases);
+#    a stand-in `google.colab` module that every kernel imports at start, as on Colab;
+# 2) the committed notebook chapters/NN-*.ipynb (what the Colab button opens), copied to a
+#    folder outside the repository and executed there; its first cell fetches the book from
+#    this clone (KEXUE_REPO, at KEXUE_REF = the current branch, so commit first), installs
+#    the package and the data packages, and changes into the chapter's folder.
+# COLAB_CHECK_PINNED=1 (CI): the book's own .venv instead of a new venv, so that an upstream
+# release cannot break CI; the cell's pip installs go to a folder under /tmp, never into .venv.
+# COLAB_VENV (default /tmp/kexue-colab-venv) is reused when it exists; remove it for a fresh one.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+nn=${1:?usage: scripts/colab-check.sh NN}
+nb_src=$(ls "$repo"/chapters/${nn}-*.ipynb 2>/dev/null | head -1)
+[ -n "$nb_src" ] || { echo "no chapters/${nn}-*.ipynb: run scripts/sync-notebooks.sh" >&2; exit 2; }
+COLAB_TF=${COLAB_TF:-2.20.0}
+COLAB_KERAS=${COLAB_KERAS:-3.11.3}
+work=$(mktemp -d /tmp/kexue-colab-XXXXXX)
+export KEXUE_REPO=$repo
+export KEXUE_REF=${KEXUE_REF:-$(git -C "$repo" rev-parse --abbrev-ref HEAD)}
+export KEXUE_HOME=$work/content/kexue-book
+export IPYTHONDIR=$work/ipython
+export MPLBACKEND=agg
+unset PYTHONPATH KEXUE_PROGRESS PYTHONHASHSEED
+if [ -n "$(git -C "$repo" status --porcelain -- src chapters experiments/results pyproject.toml)" ]; then
+  echo "note: uncommitted changes in src/, chapters/ or experiments/results are not seen (the notebook fetches $KEXUE_REF)" >&2
+fi
+
+# the stand-in google.colab: a package on the kernel's path, imported at kernel start-up
+mkdir -p "$work/colab_stub/google/colab" "$IPYTHONDIR/profile_default/startup"
+echo '"""Stand-in for Colab'"'"'s google.colab (scripts/colab-check.sh)."""' > "$work/colab_stub/google/colab/__init__.py"
+cat > "$IPYTHONDIR/profile_default/startup/00-colab.py" <<PY
+import sys
+sys.path.append("$work/colab_stub")
+import google.colab  # noqa: F401  (as on Colab, where the runtime imports it)
+PY
+
+if [ "${COLAB_CHECK_PINNED:-0}" = 1 ]; then
+  py=$repo/.venv/bin/python
+  # pip inside the kernel installs into this folder, which the kernel puts first on its path
+  export PIP_TARGET=$work/site PYTHONPATH=$work/site
+  mkdir -p "$PIP_TARGET"
+else
+  venv=${COLAB_VENV:-/tmp/kexue-colab-venv}
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "== creating $venv (torch 2.13 CPU, tensorflow $COLAB_TF, keras $COLAB_KERAS)"
+    python3.11 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+    "$venv/bin/pip" install -q "tensorflow==$COLAB_TF" "keras==$COLAB_KERAS" \
+      scipy scikit-learn matplotlib tqdm pandas ipykernel nbclient
+  fi
+  py=$venv/bin/python
+fi
+"$py" - <<'PY'
+import numpy, torch, keras, tensorflow as tf
+print(f"== frameworks: torch {torch.__version__}, tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__version__}")
+PY
+
+mkdir -p "$work/content"
+nb=$work/content/$(basename "$nb_src")
+cp "$nb_src" "$nb"
+echo "== executing $(basename "$nb") in $work/content (book fetched from $KEXUE_REPO at $KEXUE_REF)"
+cd "$work/content"
+start=$(date +%s)
+"$py" - "$nb" <<'PY'
+import sys, nbformat
+from nbclient import NotebookClient
+path = sys.argv[1]
+nb = nbformat.read(path, as_version=4)
+client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": "."}})
+try:
+    client.execute()
+finally:
+    nbformat.write(nb, path)
+PY
+echo "colab-check $nn: passed in $(( $(date +%s) - start )) s (notebook: $nb)"
