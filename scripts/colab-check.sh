@@ -71,10 +71,15 @@ import sys, nbformat
 from nbclient import NotebookClient
 path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
+# one extra last cell: the kernel's peak resident set (as scripts/peak-memory.sh measures it)
+nb.cells.append(nbformat.v4.new_code_cell(
+    "import resource\nprint('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
 client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": "."}})
 try:
     client.execute()
 finally:
     nbformat.write(nb, path)
+kb = int("".join(o.get("text", "") for o in nb.cells[-1].outputs).split("PEAK_RSS_KB")[1].split()[0])
+print(f"kernel peak RSS {kb / 1e6:.2f} GB")
 PY
 echo "colab-check $nn: passed in $(( $(date +%s) - start )) s (notebook: $nb)"
