@@ -8,8 +8,8 @@
 #    folder outside the repository and executed there; its first cell fetches the book from
 #    this clone (KEXUE_REPO, at KEXUE_REF = the current branch, so commit first), installs
 #    the package and the data packages, and changes into the chapter's folder.
-# COLAB_CHECK_PINNED=1 (CI): the book's own .venv instead of a new venv, so that an upstream
-# release cannot break CI; the cell's pip installs go to a folder under /tmp, never into .venv.
+# COLAB_CHECK_PINNED=1 (CI): the book's pinned .venv instead of a new venv, so that an upstream
+# release cannot break CI; the cell's pip installs go to a throwaway layer, never into .venv.
 # COLAB_VENV (default /tmp/kexue-colab-venv) is reused when it exists; remove it for a fresh one.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,10 +39,13 @@ import google.colab  # noqa: F401  (as on Colab, where the runtime imports it)
 PY
 
 if [ "${COLAB_CHECK_PINNED:-0}" = 1 ]; then
-  py=$repo/.venv/bin/python
-  # pip inside the kernel installs into this folder, which the kernel puts first on its path
-  export PIP_TARGET=$work/site PYTHONPATH=$work/site
-  mkdir -p "$PIP_TARGET"
+  # a throwaway venv layered over .venv: it sees every pinned package, and pip inside the
+  # kernel installs into the throwaway layer (found first), never into .venv
+  "$repo/.venv/bin/python" -m venv --without-pip "$work/venv"
+  book_site=$("$repo/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  layer_site=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "import site; site.addsitedir('$book_site')" > "$layer_site/zz_book_venv.pth"
+  py=$work/venv/bin/python
 else
   venv=${COLAB_VENV:-/tmp/kexue-colab-venv}
   if [ ! -x "$venv/bin/python" ]; then
