@@ -148,3 +148,14 @@ def test_script_parts_merge_to_the_combined_run(tmp_path, capsys):
         script.merge([parts[0], other])
     with pytest.raises(ValueError, match="at least two"):
         script.merge(parts[:1])
+
+
+def test_predict_does_not_depend_on_batch_size():
+    """The batch size of evaluation bounds memory only: scores per image are the same."""
+    cfg = ex.Config(n_train=96, n_test=40, width=0.125)
+    x = np.random.default_rng(0).random((23, 56, 28), dtype=np.float32)
+    for kind in ex.KINDS:
+        model = ex.build_model(kind, cfg)
+        whole = ex.predict(model, x, batch_size=len(x))
+        np.testing.assert_allclose(ex.predict(model, x, batch_size=5), whole, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(ex.predict(model, x), whole, rtol=0, atol=1e-6)
