@@ -25,7 +25,9 @@ src, dst, nn, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 nb = jupytext.read(src)
 nb.cells.append(nbformat.v4.new_code_cell(
     "import resource\nprint('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
-client = NotebookClient(nb, timeout=1800, kernel_name="python3",
+# a failing cell does not stop the measurement (the rest of the chapter still runs), but
+# it is reported and makes the script fail
+client = NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=True,
                         resources={"metadata": {"path": "chapters"}})
 if os.environ.get("PEAK_MEMORY_TRACE") == "1":
     def trace(cell, cell_index, **_):
@@ -43,6 +45,12 @@ seconds = time.perf_counter() - start
 text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
 kb = int(text.split("PEAK_RSS_KB")[1].split()[0])
 gb = kb / 1e6
-print(f"peak-memory {nn}: {gb:.2f} GB (kernel peak RSS), {seconds:.0f} s")
-sys.exit(0 if gb <= limit else 1)
+errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+          and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+for i in errors:
+    err = next(o for o in nb.cells[i].outputs if o.get("output_type") == "error")
+    print(f"  error in cell {i}: {err['ename']}: {err['evalue'][:200]}")
+print(f"peak-memory {nn}: {gb:.2f} GB (kernel peak RSS), {seconds:.0f} s"
+      + (f"; {len(errors)} cell(s) failed" if errors else ""))
+sys.exit(0 if gb <= limit and not errors else 1)
 PY
