@@ -59,8 +59,14 @@ else
   py=$venv/bin/python
 fi
 "$py" - <<'PY'
-import numpy, torch, keras, tensorflow as tf
-print(f"== frameworks: torch {torch.__version__}, tensorflow {tf.__version__}, keras {keras.__version__}, numpy {numpy.__version__}")
+from importlib.metadata import PackageNotFoundError, version
+def v(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+tf = v("tensorflow") or v("tensorflow-cpu")
+print(f"== frameworks: torch {v('torch')}, tensorflow {tf}, keras {v('keras')}, numpy {v('numpy')}")
 PY
 
 mkdir -p "$work/content"
