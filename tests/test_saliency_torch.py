@@ -150,7 +150,11 @@ def test_planted_marker_is_found():
 def test_batch_hidden_states_equal_one_by_one(model):
     seqs = [IDS, np.array([4, 0, 6]), np.array([0, 8]), np.array([5, 5, 5, 5, 5, 1, 2])]
     for a, s in zip(T.batch_hidden_states(model, seqs, batch_size=2), seqs):
+        assert a.dtype == np.float32
         np.testing.assert_allclose(a, T.hidden_states(model, s), atol=1e-12)
+        # the scores see the same float64 values either way
+        np.testing.assert_array_equal(R.trajectory_scores(a, mask=s != 0),
+                                      R.trajectory_scores(np.asarray(a, np.float64), mask=s != 0))
 
 
 def test_masked_steps_score_zero_from_the_states_alone(model):

@@ -4,7 +4,9 @@ These tests read `_build/html` and `_build/results`, so they run after the book 
 (`make test` orders it so).
 """
 import json
+import os
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,7 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
+# KEXUE_BUILT_HTML: check a book built elsewhere (e.g. without execution, into /tmp)
+HTML = Path(os.environ.get("KEXUE_BUILT_HTML", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO = CONFIG["repository"]["url"]
 
@@ -230,3 +233,47 @@ def test_results_page_shows_every_chapters_live_numbers():
         metrics = json.loads((ROOT / "_build" / "results" / f"{nn}.json").read_text())["metrics"]
         for name, value in metrics.items():
             assert f"{value:.4f}" in page, f"results page lacks chapter {nn}'s {name} = {value:.4f}"
+
+
+def _launch_links(chapter: str, host: str) -> list[str]:
+    refs = _Refs()
+    refs.feed((HTML / (chapter + ".html")).read_text())
+    return [u for u in refs.links if urlparse(u).hostname == host]
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_colab_and_binder_links_open_a_committed_notebook(chapter):
+    """Colab parses what it opens as JSON: the link must name the .ipynb twin, which must be
+    in the repository at that path (the theme switches to it only when it exists)."""
+    branch = CONFIG["repository"].get("branch", "main")
+    (colab,) = _launch_links(chapter, "colab.research.google.com")
+    prefix = "https://colab.research.google.com/github/" + REPO.split("github.com/")[1] + f"/blob/{branch}/"
+    assert colab.startswith(prefix), colab
+    path = colab[len(prefix):]
+    assert path == chapter + ".ipynb", colab
+    (binder,) = _launch_links(chapter, "mybinder.org")
+    assert urlparse(binder).query.endswith("/" + path), binder
+    assert (ROOT / path).is_file(), f"{path} is not in the repository"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT, capture_output=True)
+    assert tracked.returncode == 0, f"{path} exists but is not committed"
+
+
+def _search_index() -> dict:
+    text = (HTML / "searchindex.js").read_text()
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+
+def _pages_with(index: dict, term: str) -> set[str]:
+    hits = set()
+    for table in ("terms", "titleterms"):
+        found = index[table].get(term, [])
+        hits |= {index["docnames"][i] for i in ([found] if isinstance(found, int) else found)}
+    return hits
+
+
+def test_search_finds_english_and_chinese_words():
+    """html_search_language zh: jieba segments the Chinese text, English words are stemmed."""
+    index = _search_index()
+    assert "chapters/05-crf" in _pages_with(index, "segment"), "English: 'segmentation' (stem 'segment')"
+    # the post's title 果壳中的条件随机场: only a segmenting indexer makes 条件 a term of its own
+    assert "chapters/05-crf" in _pages_with(index, "条件"), "Chinese: 条件 (from 条件随机场)"

@@ -197,8 +197,12 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Scores (N, 10) for images (N, H, W), in consecutive batches of ``batch_size``."""
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 250) -> np.ndarray:
+    """Scores (N, 10) for images (N, H, W), in consecutive batches of ``batch_size``.
+
+    ``batch_size`` only bounds memory (250 two-digit images keep the feature maps under
+    0.1 GB; 1000 took 0.4 GB); each image's scores do not depend on it.
+    """
     return train_lib.predict(model, lambda idx: torch.from_numpy(x[idx]), train_lib.in_order(len(x), batch_size))
 
 
