@@ -11,6 +11,8 @@ scripts/setup-venv.sh
 t0=$(date +%s)
 echo "== unit tests"
 python -m pytest -q -p no:cacheprovider -n 2 tests --ignore=tests/book
+echo "== one chapter as Colab runs it (its hidden first cell installs the book from this clone; pinned frameworks)"
+COLAB_CHECK_PINNED=1 scripts/colab-check.sh 04
 echo "== book build (executes every chapter whose code or inputs changed, two at a time)"
 rm -rf _build/jupyter_execute
 scripts/build-book.sh

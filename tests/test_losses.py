@@ -264,7 +264,7 @@ def test_center_loss_gives_more_compact_features_on_digits():
     for seed in (0, 1):
         for kind in comp:
             kexue.seed_everything(seed)
-            r = tl.train_classifier(kind, x[:1400], y[:1400], x[1400:], y[1400:], seed=seed, epochs=30,
+            r = lx.train_classifier(kind, x[:1400], y[:1400], x[1400:], y[1400:], seed=seed, epochs=30,
                                     batch_size=50, lr=3e-3, lam=0.2)
             assert r.accuracy > 0.75, (kind, seed, r.accuracy)
             comp[kind].append(r.compactness)

@@ -16,7 +16,7 @@ SRC = ROOT / "src" / "kexue"
 NUMPY_MODULES = sorted(
     ["kexue"] + [f"kexue.{p.parent.name}" for p in SRC.glob("*/__init__.py")]
     + [f"kexue.{p.parent.name}.numpy_ref" for p in SRC.glob("*/numpy_ref.py")]
-    + [f"kexue.{p.stem}" for p in SRC.glob("*.py") if p.stem not in ("__init__", "nbval_plugin")])
+    + [f"kexue.{p.stem}" for p in SRC.glob("*.py") if p.stem not in ("__init__", "nbval_plugin", "train")])   # kexue.train is PyTorch's
 #: import name -> distribution name, where they differ
 DIST = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
 

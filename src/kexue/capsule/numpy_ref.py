@@ -32,7 +32,7 @@ from kexue.numeric import softmax  # noqa: F401  (one copy for the package; part
 
 __all__ = [
     "ROUTINGS", "EPS", "check_routing", "squash", "squash_scale", "l2_normalize", "softmax", "dynamic_routing",
-    "predictions", "capsule", "margin_loss", "mean_max_coupling",
+    "predictions", "capsule", "margin_loss", "mean_max_coupling", "implicit_activation", "self_pooling",
 ]
 
 #: routing name -> squash constant used by default with it

@@ -1,4 +1,4 @@
-"""The recorded full-scale capsule runs, several seeds per routing (chapters 07 and 08).
+"""The recorded full-scale capsule runs, several seeds per routing (``chapters/07-capsule.md``, ``chapters/08-kmeans-capsule.md``).
 
 ``experiments/capsule_two_digits.py --per-epoch --seed S --routing R`` writes one file per run;
 this module gathers them per routing and summarises them per epoch (mean ± sd over seeds),

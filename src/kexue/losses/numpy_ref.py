@@ -19,6 +19,7 @@ from kexue import _validate
 __all__ = [
     "check_eps", "check_labels", "log_softmax", "smoothed_targets", "mixed_cross_entropy",
     "optimal_logit_gap", "min_mixed_loss", "center_loss", "center_loss_grad", "compactness",
+    "cosine", "triplet_hinge_loss", "triplet_hinge_grad", "FaqData", "make_faq", "wrong_answers", "top1_retrieval",
 ]
 
 
