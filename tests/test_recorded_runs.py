@@ -54,3 +54,13 @@ def test_the_live_vs_recorded_scan_can_fail():
     bad = 'assert_close(base[EPOCHS - 1], val_acc, atol=2e-3, what="x")'
     good = 'assert_close(H, H_ref, atol=1e-10, what="states")'
     assert [RECORDED_NAMES.search(c) is not None for c in _assert_close_calls(bad + "\n" + good)] == [True, False]
+
+
+def test_chapter08_routing_is_ahead_on_every_recorded_live_scale_seed():
+    """Chapter 08's claim on its recorded seeds: the normalise-inside routing beats chapter 07's in acc1,
+    seed by seed (paired: same data, initial weights and batch order)."""
+    rec = json.loads((ROOT / "experiments" / "results" / "08-live-seeds.json").read_text())
+    acc1 = {(r["routing"], r["seed"]): r["acc1"] for r in rec["runs"]}
+    seeds = sorted({s for _, s in acc1})
+    assert len(seeds) >= 3
+    assert all(acc1["kmeans", s] > acc1["post", s] for s in seeds)
