@@ -367,16 +367,11 @@ def test_restricted_attention_is_local(r):
 
 
 def test_logits_cost_grows_quadratically():
-    import time
+    from _timing import best_time
     torch.set_num_threads(1)
 
-    def best(f, repeats=5):
-        out = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            f()
-            out.append(time.perf_counter() - t0)
-        return min(out)
+    def best(f):
+        return best_time(f, repeats=5)
 
     d = 64
     w = torch.randn(d, 3 * d)

@@ -40,14 +40,7 @@ def test_probability_space_recursion_and_paths_sum_to_one():
     assert abs(total - 1.0) <= 1e-12
 
 
-def _best_time(f, repeats=3):
-    import time
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t0)
-    return min(out)
+from _timing import best_time as _best_time  # noqa: E402
 
 
 def test_recursion_cost_linear_brute_force_exponential():
