@@ -15,4 +15,6 @@ python scripts/execute_chapters.py
 rm -rf book/_generated && mkdir -p book/_generated
 for g in scripts/pages/*.py; do [ -e "$g" ] && python "$g" book/_generated; done
 jupyter-book build . --builder html -W --keep-going "$@"
+# the executed notebooks (with their outputs) for nbval's second execution to compare against
+python scripts/execute_chapters.py --export _build/jupyter_execute/chapters
 echo "book: $(pwd)/_build/html/index.html"

@@ -173,6 +173,25 @@ def compare_with_build(name: str, nb) -> dict:
     return {"compared": True, "cells": len(common), "changed_cells": len(changed), "example": example}
 
 
+def export(paths: list[Path], folder: Path) -> int:
+    """Write the cached executed notebook of each chapter to ``folder/<name>.ipynb``: the reference
+    outputs the nbval pass compares with (the build's own stored copies carry no outputs in cache mode)."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(CACHE))
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        try:
+            record = cache.match_cache_notebook(read_notebook(p))
+        except KeyError:
+            print(f"execute: {p.stem} is not in the cache: run the build pass first", file=sys.stderr)
+            return 1
+        nbformat.write(cache.get_cache_bundle(record.pk).nb, folder / f"{p.stem}.ipynb")
+    print(f"execute: wrote {len(paths)} executed notebook(s) to {folder}")
+    return 0
+
+
 def load_timings() -> dict:
     try:
         return json.loads(TIMINGS.read_text())
@@ -209,10 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pass", dest="which", choices=("build", "isa"), default="build")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("KEXUE_JOBS", "2")))
     ap.add_argument("--table", action="store_true", help="print the timings table of _build/timings.json and stop")
+    ap.add_argument("--export", type=Path, metavar="DIR",
+                    help="write each chapter's executed notebook from the cache into DIR and stop")
     a = ap.parse_args(argv)
     if a.table:
         print(format_table(load_timings()))
         return 0
+    if a.export:
+        return export(chapters(a.chapters), a.export)
     paths = chapters(a.chapters)
     BUILD.mkdir(exist_ok=True)
     timings = load_timings()
