@@ -232,6 +232,8 @@ def test_results_page_shows_every_chapters_live_numbers():
         assert f"chapters/{Path(chapter).name}.html" in page, f"results page has no link to chapter {nn}"
         metrics = json.loads((ROOT / "_build" / "results" / f"{nn}.json").read_text())["metrics"]
         for name, value in metrics.items():
+            if name.endswith("seconds"):      # a timing differs between executions (the nbval pass rewrites it)
+                continue
             assert f"{value:.4f}" in page, f"results page lacks chapter {nn}'s {name} = {value:.4f}"
 
 
