@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--epochs-caps", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="multiply the learning rate by this after every epoch (1.0: constant, the post's recipe)")
     p.add_argument("--routing", choices=sorted(ROUTINGS), default="post")
     p.add_argument("--routings", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
@@ -100,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"wrote {a.out}: {', '.join(out['models'])}")
         return out
     cfg = Config(n_train=a.n_train, n_test=a.n_test, width=a.width, epochs_cnn=a.epochs_cnn,
-                 epochs_caps=a.epochs_caps, batch_size=a.batch_size, lr=a.lr, routing=a.routing,
-                 routings=a.routings, seed=a.seed, threads=a.threads)
+                 epochs_caps=a.epochs_caps, batch_size=a.batch_size, lr=a.lr, lr_decay=a.lr_decay,
+                 routing=a.routing, routings=a.routings, seed=a.seed, threads=a.threads)
     start = time.perf_counter()
     data = load_data(cfg)
     results = run(cfg, kinds=tuple(a.kinds), data=data, per_epoch=a.per_epoch)

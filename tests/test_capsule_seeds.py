@@ -9,12 +9,13 @@ import pytest
 from kexue.capsule import seeds as S
 
 
-def _write(folder, name, routing, curve, final=None, per_epoch=True):
+def _write(folder, name, routing, curve, final=None, per_epoch=True, lr_decay=None):
     final = final or curve[-1]
     models = {"caps": {"loss_per_epoch": [0.1] * len(curve), "seconds_train": 1.0}}
     if per_epoch:
         models["caps"]["per_epoch"] = [{"mnist_acc": 0.99, "acc1": a, "acc2": a} for a in curve]
-    rec = {"config": {"routing": routing}, "metrics": {"mnist_acc_caps": 0.99, "acc1_caps": final, "acc2_caps": final},
+    config = {"routing": routing} if lr_decay is None else {"routing": routing, "lr_decay": lr_decay}
+    rec = {"config": config, "metrics": {"mnist_acc_caps": 0.99, "acc1_caps": final, "acc2_caps": final},
            "models": models, "command": "python x.py", "date": "2026-12-02T00:00:00Z"}
     (folder / name).write_text(json.dumps(rec))
 
@@ -46,6 +47,20 @@ def test_runs_without_a_curve_count_only_for_the_final_numbers(tmp_path):
     runs = S.recorded_seeds("kmeans", tmp_path)
     assert S.per_epoch_stats(runs, "acc1")[2] == [1]
     assert S.final_stats(runs, "acc1")[0] == pytest.approx(0.96)
+
+
+def test_a_variant_is_gathered_apart_from_the_recipe(tmp_path):
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7], lr_decay=1.0)
+    _write(tmp_path, "07-full-post-lrdecay-seed1.json", "post", [0.6, 0.9], lr_decay=0.7)
+    assert [r["file"] for r in S.recorded_seeds("post", tmp_path).values()] == ["07-full-post-seed1.json"]
+    variant = S.recorded_seeds("post", tmp_path, variant="lrdecay")
+    assert [r["file"] for r in variant.values()] == ["07-full-post-lrdecay-seed1.json"]
+    # a decayed run filed under the recipe's name is refused, not silently averaged in
+    _write(tmp_path, "07-full-post-seed2.json", "post", [0.6, 0.9], lr_decay=0.7)
+    with pytest.raises(ValueError, match="lr_decay 0.7"):
+        S.recorded_seeds("post", tmp_path)
+    with pytest.raises(ValueError, match="variant must be"):
+        S.recorded_seeds("post", tmp_path, variant="LR decay")
 
 
 def test_bad_input(tmp_path):

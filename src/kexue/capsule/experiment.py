@@ -50,7 +50,9 @@ class Config:
     ``width``: multiplier of the trunk's channel counts (1.0 = 64/128);
     ``epochs_cnn`` / ``epochs_caps``: the post trains the CNN 20 and the capsule model 10 epochs;
     ``routing`` / ``routings``: the capsule head's routing variant and passes;
-    ``seed``: data subset, pairing, initialisation and batch order.
+    ``seed``: data subset, pairing, initialisation and batch order;
+    ``lr_decay``: the learning rate is multiplied by this after every epoch (1.0, constant,
+    is the post's recipe: its script compiles with Keras' default Adam and no schedule).
     """
 
     n_train: int | None = None
@@ -64,9 +66,12 @@ class Config:
     routings: int = 3
     seed: int = 0
     threads: int = 2
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         check_routing(self.routing, self.routings)
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1] (1.0 = constant learning rate), got {self.lr_decay}")
         if self.width <= 0 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"width, batch_size and lr must be positive, got {self.width}, {self.batch_size}, {self.lr}")
         if self.epochs_cnn < 0 or self.epochs_caps < 0:
@@ -211,18 +216,26 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Conf
     """Adam on the margin loss with :func:`kexue.train.fit`; returns the mean loss per epoch.
 
     Batches: a fresh permutation per epoch from ``np.random.default_rng(cfg.seed)``, in
-    consecutive batches of ``cfg.batch_size``.  ``on_epoch(e)``, if given, is called after
-    epoch ``e`` (0-based), e.g. to evaluate the model; it cannot change the training.
+    consecutive batches of ``cfg.batch_size``.  The learning rate starts at ``cfg.lr`` and is
+    multiplied by ``cfg.lr_decay`` after every epoch.  ``on_epoch(e)``, if given, is called
+    after epoch ``e`` (0-based), e.g. to evaluate the model; it cannot change the training.
     """
     torch.set_num_threads(cfg.threads)
     targets = np.eye(10, dtype=np.float32)[y]
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
 
     def loss_fn(idx: np.ndarray) -> torch.Tensor:
         return margin_loss(torch.from_numpy(targets[idx]), model(torch.from_numpy(x[idx])), reduction="mean")
 
+    def after_epoch(_model: nn.Module, e: int) -> dict:
+        if on_epoch is not None:
+            on_epoch(e)
+        schedule.step()
+        return {}
+
     hist = train_lib.fit(model, loss_fn, train_lib.shuffled(len(x), cfg.batch_size), epochs=epochs,
-                         seed=cfg.seed, lr=cfg.lr, desc=desc,
-                         evaluate=None if on_epoch is None else (lambda _model, e: on_epoch(e)))
+                         seed=cfg.seed, optimizer=optimizer, desc=desc, evaluate=after_epoch)
     return hist.column("loss")
 
 

@@ -38,8 +38,11 @@ def _run(path: Path) -> dict | None:
                 command=rec["command"], date=rec["date"])
 
 
-def recorded_seeds(routing: str, folder: str | Path | None = None) -> dict[int, dict]:
+def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str | None = None) -> dict[int, dict]:
     """Every recorded full-scale run of the capsule model with ``routing``, by seed.
+
+    ``variant=None``: the post's recipe (constant learning rate); a variant's runs, e.g.
+    ``variant="lrdecay"``, are the files ``<prefix>-<variant>-seed<S>.json``.
 
     Each value has ``file``, ``per_epoch`` (a list of per-epoch evaluations, or ``None``),
     ``final`` (``mnist_acc``, ``acc1``, ``acc2`` of the final model), ``loss`` (training loss per
@@ -47,15 +50,22 @@ def recorded_seeds(routing: str, folder: str | Path | None = None) -> dict[int, 
     """
     if routing not in PREFIX:
         raise ValueError(f"no recorded full-scale runs for routing {routing!r}; choose one of {sorted(PREFIX)}")
+    if variant is not None and not (isinstance(variant, str) and re.fullmatch(r"[a-z0-9]+", variant)):
+        raise ValueError(f"variant must be a lower-case name such as 'lrdecay', got {variant!r}")
     folder = Path(folder) if folder is not None else book_root() / "experiments" / "results"
+    prefix = PREFIX[routing] if variant is None else f"{PREFIX[routing]}-{variant}"
     runs: dict[int, dict] = {}
-    for path in sorted(folder.glob(f"{PREFIX[routing]}-seed*.json")):
-        seed = int(re.fullmatch(rf"{PREFIX[routing]}-seed(\d+)\.json", path.name).group(1))
+    for path in sorted(folder.glob(f"{prefix}-seed*.json")):
+        seed = int(re.fullmatch(rf"{prefix}-seed(\d+)\.json", path.name).group(1))
         run = _run(path)
-        if run is not None:
-            runs[seed] = run
+        if run is None:
+            continue
+        if variant is None and run["config"].get("lr_decay", 1.0) != 1.0:
+            raise ValueError(f"{path.name} was trained with lr_decay {run['config']['lr_decay']}, "
+                             f"not the post's constant rate; name it {prefix}-<variant>-seed{seed}.json")
+        runs[seed] = run
     legacy = folder / LEGACY[routing]
-    if 0 not in runs and legacy.is_file():
+    if variant is None and 0 not in runs and legacy.is_file():
         run = _run(legacy)
         if run is not None and run["config"].get("routing") == routing:
             runs[0] = run
