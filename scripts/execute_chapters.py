@@ -15,8 +15,9 @@ besides its own text: ``src/kexue``, the recorded results, the requirements and
 outputs made with other code.
 
 **isa pass.** Every chapter runs again with PyTorch's, oneDNN's, MKL's, OpenBLAS' and numpy's
-CPU kernels capped below what the machine offers (see :data:`LOWER_ISA`): a stand-in for a
-reader's older CPU. It compares no outputs, but every chapter must run to the end with all
+CPU kernels capped one level below what the machine offers (see :data:`ISA_PROFILES`; on an
+AVX-512 machine: AVX2, as on most laptops; ``--isa sse41`` caps lower still): a stand-in for
+a reader's other CPU. It compares no outputs, but every chapter must run to the end with all
 its checks passing; it then reports which printed outputs changed compared with the build
 pass, which shows that the settings do change trained numbers.
 
@@ -47,15 +48,49 @@ TIMEOUT = 900          # seconds per cell, as in _config.yml
 KEYED = ["src/kexue/**/*.py", "experiments/results/*.json", "benchmarks/results/*.json",
          "requirements.txt", "requirements-nodeps.txt", "requirements-lock.txt", "scripts/env.sh"]
 
-# The lowered instruction set: every knob below is documented by its library.
-LOWER_ISA = {
-    "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
-    "ONEDNN_MAX_CPU_ISA": "SSE41",             # oneDNN (PyTorch's convolutions, matmuls): SSE4.1 at most
-    "DNNL_MAX_CPU_ISA": "SSE41",               # the same, older spelling
-    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",       # MKL (PyTorch's BLAS): SSE4.2 at most
-    "OPENBLAS_CORETYPE": "Nehalem",            # OpenBLAS (numpy's, scipy's BLAS): SSE4.2-era kernels
-    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy 2.4's AVX2/AVX-512 loops
+# The lowered instruction sets: every knob below is documented by its library.
+ISA_PROFILES = {
+    # an AVX2 machine (most laptops): the default on machines with AVX-512
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",             # PyTorch's own kernels: AVX2 code paths at most
+        "ONEDNN_MAX_CPU_ISA": "AVX2",              # oneDNN (PyTorch's convolutions, matmuls)
+        "DNNL_MAX_CPU_ISA": "AVX2",                # the same, older spelling
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",         # MKL (PyTorch's BLAS)
+        "OPENBLAS_CORETYPE": "Haswell",            # OpenBLAS (numpy's, scipy's BLAS): AVX2 kernels
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",     # numpy 2.4's AVX-512 loops
+    },
+    # a machine without AVX: the default on machines with AVX2 but no AVX-512 (the capsule
+    # chapters run about four times slower: oneDNN's convolutions have no fast SSE path)
+    "sse41": {
+        "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
+        "ONEDNN_MAX_CPU_ISA": "SSE41",             # oneDNN: SSE4.1 at most
+        "DNNL_MAX_CPU_ISA": "SSE41",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",       # MKL: SSE4.2 at most
+        "OPENBLAS_CORETYPE": "Nehalem",            # OpenBLAS: SSE4.2-era kernels
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX2/AVX-512 loops
+    },
 }
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. macOS)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = re.search(r"^flags\s*:(.*)$", text, flags=re.M)
+    return set(line.group(1).split()) if line else set()
+
+
+def lower_isa(choice: str = "auto", flags: set[str] | None = None) -> tuple[str, dict[str, str]]:
+    """``(name, environment)`` of the lowered instruction set: ``"auto"`` picks the level just
+    below the machine's best (AVX-512 -> ``"avx2"``, otherwise ``"sse41"``)."""
+    if choice == "auto":
+        flags = cpu_flags() if flags is None else flags
+        choice = "avx2" if "avx512f" in flags else "sse41"
+    if choice not in ISA_PROFILES:
+        raise ValueError(f"unknown instruction set {choice!r}; choose auto or one of {sorted(ISA_PROFILES)}")
+    return choice, ISA_PROFILES[choice]
 
 
 def sanitize_patterns() -> list[re.Pattern]:
@@ -205,6 +240,9 @@ PASSES = (("build", "book build"), ("nbval", "nbval (2nd run)"), ("isa", "lowere
 def format_table(timings: dict, markdown: bool = False, passes=PASSES) -> str:
     """Per chapter: seconds (and peak memory) of each pass present in ``timings``."""
     present = [(k, label) for k, label in passes if any(k in t for t in timings.get("chapters", {}).values())]
+    profile = timings.get("isa_settings", {}).get("profile")
+    if profile:           # name the instruction set the isa pass ran at
+        present = [(k, f"{label} ({profile.upper()})" if k == "isa" else label) for k, label in present]
     head = ["chapter"] + [f"{label} s" for _, label in present] + \
         [f"peak MB ({label})" for k, label in present if k != "nbval"]
     rows = []
@@ -226,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chapters", nargs="*", help="two-digit chapter numbers (default: all)")
     ap.add_argument("--pass", dest="which", choices=("build", "isa"), default="build")
+    ap.add_argument("--isa", choices=("auto", *ISA_PROFILES), default="auto",
+                    help="the isa pass's instruction set (auto: one level below the machine's)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("KEXUE_JOBS", "2")))
     ap.add_argument("--table", action="store_true", help="print the timings table of _build/timings.json and stop")
     ap.add_argument("--export", type=Path, metavar="DIR",
@@ -263,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = {n: max(t.get(k, {}).get("seconds", 0) for k in ("build", "isa")) for n, t in timings["chapters"].items()}
     todo = sorted(todo, key=lambda p: (previous.get(p.name[:2], 0), p.name), reverse=True)
     # the isa pass records its numbers apart, so _build/results keeps the numbers the pages show
-    env = dict(LOWER_ISA, KEXUE_RESULTS_DIR=str(BUILD / "isa-results")) if a.which == "isa" else {}
+    isa, isa_env = lower_isa(a.isa)
+    env = dict(isa_env, KEXUE_RESULTS_DIR=str(BUILD / "isa-results")) if a.which == "isa" else {}
     failed = []
     t0 = time.perf_counter()
     if todo:
-        print(f"execute: {len(todo)} chapter(s), {a.jobs} at a time ({a.which} pass)", flush=True)
+        print(f"execute: {len(todo)} chapter(s), {a.jobs} at a time ({a.which} pass"
+              + (f", kernels capped at {isa.upper()})" if a.which == "isa" else ")"), flush=True)
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         futures = [pool.submit(execute, str(p), env) for p in todo]
         for fut in as_completed(futures):
@@ -289,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     timings[f"{a.which}_wall_seconds"] = round(time.perf_counter() - t0, 1)
     timings[f"{a.which}_jobs"] = a.jobs
     if a.which == "isa":
-        timings["isa_settings"] = LOWER_ISA
+        timings["isa_settings"] = dict(isa_env, profile=isa)
     TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
     if failed:
         print(f"execute: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -297,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.which == "isa":
         changed = {n: t["isa"]["vs_build"] for n, t in sorted(timings["chapters"].items())
                    if "isa" in t and t["isa"].get("vs_build", {}).get("compared")}
-        print("lowered instruction set: printed outputs that differ from the build pass")
+        print(f"lowered instruction set ({isa.upper()}): printed outputs that differ from the build pass")
         for n, v in changed.items():
             ex = v["example"]
             print(f"  {n}: {v['changed_cells']} of {v['cells']} code cells"
