@@ -63,6 +63,25 @@ def test_a_variant_is_gathered_apart_from_the_recipe(tmp_path):
         S.recorded_seeds("post", tmp_path, variant="LR decay")
 
 
+def test_plot_bands_draws_the_mean_and_the_band(tmp_path):
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7])
+    _write(tmp_path, "07-full-post-seed2.json", "post", [0.7, 0.9])
+    fig, ax = plt.subplots()
+    seeds = S.plot_bands(ax, S.recorded_seeds("post", tmp_path), "acc1", label="acc1")
+    assert seeds == [1, 2]
+    mean_line = ax.lines[-1]
+    np.testing.assert_allclose(mean_line.get_ydata(), [0.6, 0.8])
+    assert mean_line.get_label() == "acc1 (2 seeds)" and len(ax.lines) == 3
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    sd = np.std([0.5, 0.7], ddof=1)
+    assert band.min() == pytest.approx(0.6 - sd) and band.max() == pytest.approx(0.8 + sd)
+    plt.close(fig)
+
+
 def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="routing 'hinton'"):
         S.recorded_seeds("hinton", tmp_path)

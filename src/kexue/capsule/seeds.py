@@ -10,7 +10,9 @@ without importing any framework::
 Files: ``07-full-post-seed<S>.json`` and ``08-full-kmeans-seed<S>.json`` in ``experiments/results``;
 the first recordings, ``07-full.json`` (routing ``"post"``, seed 0, evaluated every epoch) and
 ``08-full.json`` (routing ``"kmeans"``, seed 0, final numbers only), count as seed 0 where no
-newer seed-0 file exists.
+newer seed-0 file exists.  A labelled variant of the recipe (e.g. a decaying learning rate,
+``--lr-decay``) is filed as ``<prefix>-<variant>-seed<S>.json`` and gathered only on request
+(``recorded_seeds("post", variant="lrdecay")``), never averaged in with the post's recipe.
 """
 from __future__ import annotations
 
@@ -95,3 +97,20 @@ def final_stats(runs: dict[int, dict], metric: str) -> tuple[float, float, int]:
     if values.size == 0:
         raise ValueError("no runs")
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0, int(values.size)
+
+
+def plot_bands(ax, runs: dict[int, dict], metric: str = "acc1", label: str = "", color: str = "C1",
+               ls: str = "-", lines: bool = True) -> list[int]:
+    """Draw ``metric`` per epoch on the matplotlib axes ``ax``: the mean over the runs evaluated
+    every epoch, a band of mean ± one sd, and (``lines=True``) each seed as a thin line.
+
+    ``label`` gets " (N seeds)" appended.  Returns the seeds drawn.
+    """
+    mean, sd, seeds = per_epoch_stats(runs, metric)
+    epochs = np.arange(1, len(mean) + 1)
+    if lines:
+        for s in seeds:
+            ax.plot(epochs, [e[metric] for e in runs[s]["per_epoch"]], lw=0.8, color=color, ls=ls, alpha=0.5)
+    ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.22)
+    ax.plot(epochs, mean, marker="o", ms=3, color=color, ls=ls, label=f"{label} ({len(seeds)} seeds)")
+    return seeds
