@@ -35,8 +35,9 @@ def _run(path: Path) -> dict | None:
     if caps is None:
         return None
     final = {m: rec["metrics"][f"{m}_caps"] for m in METRICS}
+    config = {"lr_decay": 1.0, **rec["config"]}     # runs recorded before the option trained at a constant rate
     return dict(file=path.name, per_epoch=caps.get("per_epoch"), final=final, loss=caps["loss_per_epoch"],
-                config=rec["config"], seconds_train=caps.get("seconds_train"), machine=rec.get("machine"),
+                config=config, seconds_train=caps.get("seconds_train"), machine=rec.get("machine"),
                 command=rec["command"], date=rec["date"])
 
 
