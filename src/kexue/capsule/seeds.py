@@ -63,7 +63,7 @@ def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str 
         run = _run(path)
         if run is None:
             continue
-        if variant is None and run["config"].get("lr_decay", 1.0) != 1.0:
+        if variant is None and run["config"]["lr_decay"] != 1.0:
             raise ValueError(f"{path.name} was trained with lr_decay {run['config']['lr_decay']}, "
                              f"not the post's constant rate; name it {prefix}-<variant>-seed{seed}.json")
         runs[seed] = run
