@@ -158,17 +158,17 @@ def test_bad_input_is_rejected():
         T.fit(model, 3.0, b, **ok)
     with pytest.raises(TypeError, match="batches must be a kexue.train.Batches"):
         T.fit(model, mse(model), [np.arange(3)], **ok)
-    with pytest.raises(ValueError, match="epochs must be >= 0"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 0, got -1"):
         T.fit(model, mse(model), b, epochs=-1, seed=0)
-    with pytest.raises(TypeError, match="epochs must be an integer"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 0, got 2.0"):
         T.fit(model, mse(model), b, epochs=2.0, seed=0)
-    with pytest.raises(ValueError, match="seed must be >= 0"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
         T.fit(model, mse(model), b, epochs=1, seed=-1)
-    with pytest.raises(TypeError, match="seed must be an integer"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got True"):
         T.fit(model, mse(model), b, epochs=1, seed=True)
     with pytest.raises(ValueError, match="lr must be a positive number"):
         T.fit(model, mse(model), b, lr=0.0, **ok)
-    with pytest.raises(ValueError, match="max_steps must be >= 1"):
+    with pytest.raises(ValueError, match="max_steps must be an integer >= 1, got 0"):
         T.fit(model, mse(model), b, max_steps=0, **ok)
     with pytest.raises(ValueError, match="time_limit must be a positive"):
         T.fit(model, mse(model), b, time_limit=0, **ok)
@@ -180,17 +180,114 @@ def test_bad_input_is_rejected():
         T.fit(model, lambda idx: model(torch.from_numpy(X[idx])), b, **ok)
     with pytest.raises(FloatingPointError, match="the loss is nan at epoch 1, update 1"):
         T.fit(model, lambda idx: model(torch.from_numpy(X[idx])).sum() * float("nan"), b, **ok)
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         T.shuffled(0, 4)
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         T.shuffled(10, 0)
     with pytest.raises(ValueError, match="lengths must be a non-empty 1-d"):
         T.bucketed(np.ones((2, 2), dtype=int), 4)
     with pytest.raises(ValueError, match="lengths must be non-negative integers"):
         T.bucketed([1.5, 2.0], 4)
-    with pytest.raises(ValueError, match="pool must be >= 1"):
+    with pytest.raises(ValueError, match="pool must be an integer >= 1, got 0"):
         T.bucketed([1, 2], 4, pool=0)
     with pytest.raises(TypeError, match="needs a numpy Generator"):
         b.draw(None)
     with pytest.raises(TypeError, match="deterministic sampler"):
         T.predict(model, lambda idx: torch.from_numpy(X[idx]), b)
+    with pytest.raises(TypeError, match="on_epoch_end must be callable"):
+        T.fit(model, mse(model), b, on_epoch_end="decay", **ok)
+    with pytest.raises(TypeError, match="device must be a str or torch.device"):
+        T.fit(model, mse(model), b, device=0, **ok)
+
+
+def test_a_non_finite_loss_raises_before_the_update():
+    """The weights after the failing batch equal those after the last finite update (a copy taken then)."""
+    model = make_model(0)
+    xt, yt = torch.from_numpy(X), torch.from_numpy(Y)
+    snapshots = []
+
+    def loss_fn(idx):
+        snapshots.append(copy.deepcopy(model.state_dict()))
+        loss = ((model(xt[idx])[:, 0] - yt[idx]) ** 2).mean()
+        return loss * float("inf") if len(snapshots) == 3 else loss
+
+    with pytest.raises(FloatingPointError, match="the loss is inf at epoch 1, update 3"):
+        T.fit(model, loss_fn, T.shuffled(len(X), 8), epochs=1, seed=0, lr=0.1, bar=False)
+    for name, value in model.state_dict().items():
+        assert torch.isfinite(value).all()
+        assert torch.equal(value, snapshots[2][name])        # untouched by the failing batch
+        assert not torch.equal(value, snapshots[0][name])    # the two finite updates did move it
+
+
+def test_on_epoch_end_sees_each_row_after_evaluate_and_can_change_the_rate():
+    """A x0.5 step-decay schedule through the hook equals the hand-written loop with the same schedule."""
+    calls = []
+
+    def evaluate(m, epoch):
+        calls.append(("evaluate", epoch))
+        return {"w0": float(m.weight[0, 0].detach())}
+
+    def decay(m, epoch, row):
+        calls.append(("end", epoch, row["epoch"], "w0" in row))
+        for group in opt.param_groups:
+            group["lr"] *= 0.5
+
+    model = make_model(2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    hist = T.fit(model, mse(model), T.shuffled(len(X), 10), epochs=3, seed=4, optimizer=opt,
+                 evaluate=evaluate, on_epoch_end=decay, bar=False)
+    assert calls == [("evaluate", 0), ("end", 0, 1, True), ("evaluate", 1), ("end", 1, 2, True),
+                     ("evaluate", 2), ("end", 2, 3, True)]
+    # oracle: the same SGD loop by hand
+    ref = make_model(2)
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    rng = np.random.default_rng(4)
+    xt, yt = torch.from_numpy(X), torch.from_numpy(Y)
+    for _ in range(3):
+        perm = rng.permutation(len(X))
+        for i in range(0, len(X), 10):
+            idx = perm[i:i + 10]
+            ref_opt.zero_grad()
+            ((ref(xt[idx])[:, 0] - yt[idx]) ** 2).mean().backward()
+            ref_opt.step()
+        for group in ref_opt.param_groups:
+            group["lr"] *= 0.5
+    assert torch.equal(model.weight, ref.weight) and torch.equal(model.bias, ref.bias)
+    assert len(hist.epochs) == 3
+
+
+def test_device_meta_is_a_dry_run_that_moves_the_model_first():
+    """``device="meta"``: the model moves before the default optimizer is built, and a loss_fn
+    that makes its tensors on the model's device runs every update (losses NaN: meta has no values);
+    one that makes a CPU tensor fails (CPU and meta tensors do not mix)."""
+    model = make_model(0).float()
+    seen = []
+
+    def loss_fn(idx):
+        w = next(model.parameters())
+        seen.append(w.device.type)
+        x = torch.zeros(len(idx), 3, device=w.device)
+        return model(x).pow(2).mean(), {"n": torch.tensor(float(len(idx)), device=w.device)}
+
+    hist = T.fit(model, loss_fn, T.shuffled(len(X), 8), epochs=2, seed=0, device="meta", bar=False)
+    assert seen == ["meta"] * 14 and all(p.device.type == "meta" for p in model.parameters())
+    assert len(hist.steps) == 14 and all(np.isnan(hist.steps)) and len(hist.epochs) == 2
+
+    cpu_model = make_model(0).float()
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        T.fit(cpu_model, lambda idx: cpu_model(torch.zeros(len(idx), 3)).pow(2).mean(),
+              T.shuffled(len(X), 8), epochs=1, seed=0, device="meta", bar=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda_equals_cpu_within_float_tolerance():
+    runs = {}
+    for device in ("cpu", "cuda"):
+        model = make_model(0)
+        xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
+
+        def loss_fn(idx):
+            return ((model(xt[idx])[:, 0] - yt[idx]) ** 2).mean()
+        hist = T.fit(model, loss_fn, T.shuffled(len(X), 8), epochs=2, seed=1, lr=0.05, device=device, bar=False)
+        runs[device] = hist.steps
+    np.testing.assert_allclose(runs["cuda"], runs["cpu"], rtol=1e-9)
