@@ -121,19 +121,19 @@ def test_float_roundtrip_is_not_additive():
     assert g(np.float32(0.3)) + g(np.float32(0.3)) != g(np.float32(0.6))
 
 
-def test_layer_gradients_numpy_vs_autograd():
-    rng = np.random.default_rng(0)
-    for name in ("sigmoid", "xmin"):
-        ours = R.mlp_layer_gradients(name, depth=6, width=16, batch=32, seed=0)
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((32, 16))
-        ws = [R.glorot_uniform(rng, 16, 16) for _ in range(6)]
-        np.testing.assert_allclose(ours, T.mlp_layer_gradients(name, ws, x), rtol=1e-10)
+@pytest.mark.parametrize("name", R.NAMES)
+def test_layer_gradients_numpy_vs_autograd(name):
+    ws, x = R.random_mlp(depth=6, width=16, batch=32, seed=0)
+    ours = R.mlp_layer_gradients(name, ws, x)
+    theirs = T.mlp_layer_gradients(name, [torch.tensor(w) for w in ws], torch.tensor(x))
+    assert isinstance(ours, np.ndarray) and ours.shape == (6,) and ours.dtype == np.float64
+    assert isinstance(theirs, torch.Tensor) and theirs.shape == (6,) and theirs.dtype == torch.float64
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10)
 
 
 def test_vanishing_gradient_ratio():
     for seed in range(3):
-        r = {n: (lambda g: g[0] / g[-1])(R.mlp_layer_gradients(n, depth=15, width=64, seed=seed))
+        r = {n: (lambda g: g[0] / g[-1])(R.mlp_layer_gradients(n, *R.random_mlp(depth=15, width=64, seed=seed)))
              for n in ("sigmoid", "relu", "swish", "xmin")}
         assert r["sigmoid"] < 1e-6
         assert min(r["relu"], r["swish"], r["xmin"]) > 1e-2
@@ -158,3 +158,17 @@ def test_two_linear_layers_collapse_to_one():
     np.testing.assert_allclose(l2(l1(x)).detach().numpy(), x.numpy() @ (W1 @ W2) + (b1 @ W2 + b2), atol=1e-12)
     # with a non-linearity in between it no longer collapses
     assert np.abs(l2(torch.relu(l1(x))).detach().numpy() - (x.numpy() @ (W1 @ W2) + (b1 @ W2 + b2))).max() > 1e-2
+
+
+def test_keras_dense_with_xmin_roundtrips_through_dot_keras(tmp_path):
+    """``xmin`` is a registered Keras object: a model using it saves to ``.keras`` and loads with equal outputs."""
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation=K.xmin)])
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    out = np.asarray(model(x))
+    model.save(tmp_path / "xmin.keras")
+    back = keras.models.load_model(tmp_path / "xmin.keras")
+    assert back.layers[-1].activation is K.xmin
+    np.testing.assert_allclose(np.asarray(back(x)), out, rtol=1e-6)
+    np.testing.assert_allclose(out, R.xmin(x @ np.asarray(model.layers[-1].kernel) + np.asarray(model.layers[-1].bias)),
+                               rtol=1e-5, atol=1e-6)

@@ -108,16 +108,16 @@ def test_center_grad_closed_form_vs_finite_differences():
 
 def test_center_torch_autograd_vs_closed_form():
     x, y, c = _center_batch()
-    module = tl.CenterLoss(4, 3).double()
+    module = tl.CenterLoss(4, 3, reduction="mean").double()
     with torch.no_grad():
-        module.centers.weight.copy_(torch.tensor(c))
+        module.centres.weight.copy_(torch.tensor(c))
     xt = torch.tensor(x, requires_grad=True)
     loss = module(xt, torch.tensor(y))
     loss.backward()
     gx, gc = ref.center_loss_grad(x, y, c)
     assert float(loss.detach()) == pytest.approx(ref.center_loss(x, y, c).mean(), abs=1e-12)
     np.testing.assert_allclose(xt.grad.numpy(), gx, atol=1e-12)
-    np.testing.assert_allclose(module.centers.weight.grad.numpy(), gc, atol=1e-12)
+    np.testing.assert_allclose(module.centres.weight.grad.numpy(), gc, atol=1e-12)
 
 
 def test_compactness():
@@ -160,18 +160,18 @@ def test_bad_labels_and_shapes():
         ref.center_loss(x, yc + 4, c)
 
 
-def test_train_classifier_is_seeded_and_learns():
+def test_train_feature_net_is_seeded_and_learns():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
     patterns = rng.random((3, 16)) > 0.5
     x = (rng.random((300, 16)) * 60 + 150 * patterns[y]).astype(np.uint8).reshape(300, 4, 4)
-    runs = [lx.train_classifier("center", x[:200], y[:200], x[200:], y[200:], seed=1, epochs=8,
-                                batch_size=20, lr=3e-3) for _ in range(2)]
+    runs = [lx.train_feature_net("center", x[:200], y[:200], x[200:], y[200:], seed=1, epochs=8,
+                                 batch_size=20, lr=3e-3, device="cpu") for _ in range(2)]
     assert runs[0].accuracy == runs[1].accuracy and runs[0].losses == runs[1].losses
     assert runs[0].losses[-1] < runs[0].losses[0]
     assert runs[0].accuracy > 0.6
     with pytest.raises(ValueError, match="kind must be one of"):
-        lx.train_classifier("hinge", x, y, x, y, seed=0)
+        lx.train_feature_net("hinge", x, y, x, y, seed=0)
 
 
 # ----------------------------------------------------------------------------- the triplet loss
@@ -242,7 +242,7 @@ def test_faq_questions_and_answers_share_topics_not_words():
 def test_faq_and_retrieval_bad_input():
     with pytest.raises(ValueError, match="topic_share"):
         ref.make_faq(topic_share=0)
-    with pytest.raises(ValueError, match="n_topics >= 2"):
+    with pytest.raises(ValueError, match="n_topics must be an integer >= 2, got 1"):
         ref.make_faq(n_topics=1)
     with pytest.raises(ValueError, match="two different topics"):
         ref.wrong_answers(np.zeros(5, dtype=int))
@@ -256,15 +256,13 @@ def test_center_loss_gives_more_compact_features_on_digits():
     2-D features are more compact (intra / inter distance) than with plain CE, over 2 seeds."""
     from sklearn.datasets import load_digits
 
-    import kexue
     torch.set_num_threads(1)
     x, y = load_digits(return_X_y=True)
-    x = (x * 255 / 16).astype(np.uint8).reshape(-1, 8, 8)           # train_classifier scales by 1/255
+    x = (x * 255 / 16).astype(np.uint8).reshape(-1, 8, 8)           # train_feature_net scales by 1/255
     comp = {"ce": [], "center": []}
     for seed in (0, 1):
         for kind in comp:
-            kexue.seed_everything(seed)
-            r = lx.train_classifier(kind, x[:1400], y[:1400], x[1400:], y[1400:], seed=seed, epochs=30,
+            r = lx.train_feature_net(kind, x[:1400], y[:1400], x[1400:], y[1400:], seed=seed, epochs=30,
                                     batch_size=50, lr=3e-3, lam=0.2)
             assert r.accuracy > 0.75, (kind, seed, r.accuracy)
             comp[kind].append(r.compactness)
