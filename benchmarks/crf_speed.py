@@ -16,6 +16,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,9 +25,11 @@ import torch
 import torchcrf
 
 from kexue.crf.torch import CRF
+from kexue.results import cpu_name
 
 
-def _time(fn, repeats: int) -> float:
+def _time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``fn`` after one warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -36,7 +39,27 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def run(repeats: int = 20, B: int = 64, T: int = 100, tags_list=(4, 20), seed: int = 0) -> list[dict]:
+def run(repeats: int = 20, B: int = 64, T: int = 100, tags_list: Sequence[int] = (4, 20), seed: int = 0
+        ) -> list[dict]:
+    """Time both CRFs on the same random batch, one row per number of tags (chapter 05).
+
+    Parameters
+    ----------
+    repeats : int, optional
+        Timed calls per measurement.
+    B, T : int, optional
+        Batch size and longest length (lengths are drawn in ``[T // 2, T]``).
+    tags_list : sequence of int, optional
+        Numbers of tags ``K`` to time.
+    seed : int, optional
+        Seed of the inputs and of both layers' initial weights.
+
+    Returns
+    -------
+    list of dict
+        Milliseconds per call, ratios, the largest log-likelihood difference and whether
+        the decoded paths agree.
+    """
     rows = []
     for K in tags_list:
         torch.manual_seed(seed)
@@ -80,6 +103,7 @@ def run(repeats: int = 20, B: int = 64, T: int = 100, tags_list=(4, 20), seed: i
 
 
 def table(rows: list[dict]) -> str:
+    """The rows of :func:`run` as a markdown table (chapter 05)."""
     lines = ["| K | NLL fwd+bwd ours (ms) | pytorch-crf (ms) | ours / theirs | decode ours (ms) | pytorch-crf (ms) "
              "| speed-up | max abs log-lik diff | same paths |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -90,17 +114,8 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
+    """Run the benchmark and write ``benchmarks/results/crf_speed.json`` (chapter 05)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)

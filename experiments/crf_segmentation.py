@@ -5,19 +5,17 @@
 Trains the CNN encoder with a CRF and with a per-character softmax on the whole training
 split (the same code path as the chapter: :mod:`kexue.crf.experiment`), evaluates word-level
 P/R/F1 and illegal transitions on the same 2,000 held-out sentences, and writes
-``experiments/results/05-full.json`` with the chapter's metric names plus the configuration,
-command, date, wall seconds, machine and library versions.  ``--time-limit`` (seconds per
+``experiments/results/05-full.json`` with the chapter's metric names plus the configuration
+and the provenance of :func:`kexue.results.run_info` (command, date, seconds, machine,
+library versions).  ``--device cuda`` trains on a GPU.  ``--time-limit`` (seconds per
 model) stops training early; the JSON then records how many steps were actually done.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +23,11 @@ import torch
 
 import kexue
 from kexue.crf import experiment as S
+from kexue.results import run_info
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Train and evaluate both taggers; write and return the results (chapter 05)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-steps", type=int, default=None, help="cap on updates per model")
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-test", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "05-full.json"))
     args = ap.parse_args(argv)
 
@@ -49,14 +50,14 @@ def main(argv: list[str] | None = None) -> dict:
     test_chars = [c for c, _ in corpus.test_sentences]
     metrics, details = {}, {}
     for name, use_crf in (("crf", True), ("softmax", False)):
-        kexue.seed_everything(args.seed)
+        kexue.seed_everything(args.seed)                # the one seeding, right before building the model
         model = S.Tagger(len(corpus.vocab) + 2, use_crf=use_crf)
         t1 = time.perf_counter()
-        losses = S.train(model, corpus.train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         crf_lr=args.crf_lr, seed=args.seed, max_steps=args.max_steps,
-                         time_limit=args.time_limit, desc=name)
+        losses = S.train_tagger(model, corpus.train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                crf_lr=args.crf_lr, seed=args.seed, max_steps=args.max_steps,
+                                time_limit=args.time_limit, desc=name, device=args.device)
         train_s = time.perf_counter() - t1
-        res = S.evaluate(corpus.test_sentences, S.segment(model, test_chars, corpus.vocab))
+        res = S.segmentation_scores(corpus.test_sentences, S.segment(model, test_chars, corpus.vocab))
         metrics[f"f1_{name}"] = round(res["f1"], 4)
         metrics[f"illegal_{name}"] = res["illegal"]
         details[name] = {"precision": round(res["precision"], 4), "recall": round(res["recall"], 4),
@@ -64,18 +65,17 @@ def main(argv: list[str] | None = None) -> dict:
                          "epochs_done": round(len(losses) * args.batch_size / len(corpus.train), 2),
                          "final_loss": round(float(np.mean(losses[-50:])), 4), "train_seconds": round(train_s, 1)}
         if use_crf:
-            details[name]["trans"] = [[round(float(v), 3) for v in row] for row in model.crf.trans.detach().numpy()]
+            details[name]["trans"] = [[round(float(v), 3) for v in row] for row in model.crf.trans.detach().cpu().numpy()]
         print(name, details[name] | {"trans": "..."} if use_crf else details[name], flush=True)
     out = {
         "chapter": "05", "metrics": metrics, "details": details, "config": vars(args),
         "data": {"train_sentences": corpus.n_train_sentences, "train_chunks": len(corpus.train),
                  "test_sentences": len(corpus.test_sentences), "vocab": len(corpus.vocab)},
-        "command": "python " + " ".join([os.path.relpath(sys.argv[0])] + (argv if argv is not None else sys.argv[1:])),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {args.threads} torch thread(s)",
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+        **run_info("experiments/crf_segmentation.py", sys.argv[1:] if argv is None else list(argv),
+                   time.perf_counter() - t0, threads=args.threads),
     }
+    if args.device != "cpu":
+        out["machine"] += f", trained on {args.device}"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(metrics))

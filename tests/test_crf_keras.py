@@ -26,7 +26,7 @@ def _batch(seed, B=5, T=6, K=4):
 
 def _layer(K, start_end, seed=0):
     rng = np.random.default_rng(seed)
-    crf = CRF(start_end=start_end, dtype="float64")
+    crf = CRF(K, start_end=start_end, dtype="float64")
     crf.build((None, None, K))
     tr = rng.normal(size=(K, K))
     crf.trans.assign(tr)
@@ -45,7 +45,9 @@ def test_keras_matches_numpy(start_end):
     got = keras.ops.convert_to_numpy(crf.nll(em, tags, mask))
     np.testing.assert_allclose(got, R.batch_nll(em, tags, mask, tr, s, e), atol=1e-10)
     loss = keras.ops.convert_to_numpy(crf.loss(tags, em))           # padding marked by tag -1
-    assert abs(float(loss) - got.mean()) <= 1e-10
+    np.testing.assert_allclose(loss, got, atol=1e-10)
+    mean = keras.ops.convert_to_numpy(crf.nll(em, tags, mask, reduction="mean"))
+    assert abs(float(mean) - got.mean()) <= 1e-10
     for cons in [(None, None, None), R.sbme_constraints()]:
         dec = crf.decode(em, mask, allowed=cons[0], allowed_start=cons[1], allowed_end=cons[2])
         np.testing.assert_array_equal(dec, R.batch_viterbi(em, mask, tr, s, e, *cons))
@@ -88,7 +90,7 @@ def test_keras_equals_torch():
     a = keras.ops.convert_to_numpy(crf.nll(em, tags, mask))
     b = tc.nll(torch.tensor(em), torch.tensor(tags), torch.tensor(mask)).detach().numpy()
     np.testing.assert_allclose(a, b, atol=1e-10)
-    np.testing.assert_array_equal(crf.decode(em, mask), tc.decode(torch.tensor(em), torch.tensor(mask)).numpy())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(crf.decode(em, mask)), tc.decode(torch.tensor(em), torch.tensor(mask)).numpy())
 
 
 def test_keras_extreme_scores_are_finite():
@@ -133,3 +135,34 @@ def test_keras_bad_input(change, match):
     crf, _, _, _ = _layer(4, False)
     with pytest.raises(ValueError, match=match):
         crf.nll(*change(em, tags, mask))
+
+
+@pytest.mark.parametrize("start_end", [False, True])
+def test_keras_crf_round_trips_through_a_keras_file(tmp_path, start_end):
+    """A model holding the CRF saves as .keras and reloads with the same weights, outputs and losses."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(None, 3))
+    crf = CRF(4, start_end=start_end, name="crf")
+    model = keras.Model(inp, crf(keras.layers.Dense(4)(inp)))
+    if start_end:
+        crf.start.assign(np.arange(4.0))
+        crf.end.assign(-np.arange(4.0))
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    tags = np.array([[0, 1, 2, 3, 0], [1, 1, 0, -1, -1]])
+    path = tmp_path / "crf.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    lc = loaded.get_layer("crf")
+    assert isinstance(lc, CRF) and lc.get_config() == crf.get_config()
+    em, em2 = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    np.testing.assert_allclose(em2, em, rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(lc.trans), keras.ops.convert_to_numpy(crf.trans), rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(lc.loss(tags, em2)),
+                               keras.ops.convert_to_numpy(crf.loss(tags, em)), rtol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(lc.decode(em2)), keras.ops.convert_to_numpy(crf.decode(em)))
+    assert keras.saving.get_registered_name(CRF) == "kexue>CRF"
+
+
+def test_keras_crf_build_refuses_a_different_width():
+    with pytest.raises(ValueError, match="emissions have K = 5 labels but the CRF has num_tags = 4"):
+        CRF(4).build((None, None, 5))

