@@ -1,7 +1,7 @@
 """Recorded probes for chapter 02 (``chapters/02-rnn-saliency.md``): can the LSTM reach 0.85?
 
 The chapter trains one configuration for 2 epochs.  This script trains the same
-classifier (``kexue.saliency.torch.SentimentLSTM`` / ``train_classifier``, the same data,
+classifier (``kexue.saliency.torch.SentimentLSTM`` / ``train_sentiment_lstm``, the same data,
 split and vocabulary code as the chapter) in the variations we tried, 5 epochs each, and
 writes every run's per-epoch validation accuracy to ``experiments/results/02-probes.json``
 with the command, date, wall seconds, machine and versions::
@@ -64,7 +64,7 @@ def run_probe(changes: dict, data, epochs: int) -> dict:
     kexue.seed_everything(cfg["seed"])
     model = T.SentimentLSTM(len(vocab) + 1, embed_dim=cfg["embed_dim"], units=cfg["units"], dropout=0.5)
     t0 = time.perf_counter()
-    hist = T.train_classifier(model, [tr[i] for i in keep], tr_y[keep], epochs=epochs, batch_size=cfg["batch_size"],
+    hist = T.train_sentiment_lstm(model, [tr[i] for i in keep], tr_y[keep], epochs=epochs, batch_size=cfg["batch_size"],
                               lr=cfg["lr"], seed=cfg["seed"], val=(te, te_y))
     return dict(config=cfg, val_acc=[round(h["val_acc"], 6) for h in hist],
                 train_loss=[round(h["loss"], 6) for h in hist], seconds=round(time.perf_counter() - t0, 1))

@@ -129,14 +129,14 @@ def test_torch_trainer_matches_numpy():
     pytest.importorskip("torch")
     import torch
 
-    from kexue.pmi.torch import train_simpler_glove_torch
+    from kexue.pmi import torch as pmi_torch
 
     corpus = random_corpus(7, n_sent=60, vocab_size=25)
     voc = pmi.build_counted_vocab(corpus)
     P = pmi.pmi_pairs(pmi.cooccurrence(corpus, voc, 3), voc.counts)
     kw = dict(epochs=3, batch_size=32, seed=4, lr=0.1)
     Vn, hn = pmi.train_simpler_glove(P, len(voc), 5, **kw)
-    Vt, ht = train_simpler_glove_torch(P, len(voc), 5, dtype=torch.float64, **kw)
+    Vt, ht = pmi_torch.train_simpler_glove(P, len(voc), 5, dtype=torch.float64, **kw)
     np.testing.assert_allclose(Vt, Vn, atol=1e-10)
     np.testing.assert_allclose(ht, hn, rtol=1e-10)
 

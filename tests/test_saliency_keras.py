@@ -43,16 +43,16 @@ def test_keras_scores_equal_torch_scores(pair):
 
 def test_keras_probability_equals_torch(pair):
     tm, clf, _ = pair
-    assert KS.predict_proba(clf, IDS) == pytest.approx(T.predict_proba(tm, [T.compress(IDS)])[0], abs=1e-6)
+    assert KS.sentiment_probabilities(clf, [IDS])[0] == pytest.approx(T.sentiment_probabilities(tm, [T.compress(IDS)])[0], abs=1e-6)
 
 
 def test_keras_bad_input(pair):
     _, clf, states = pair
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match="ids is empty"):
         KS.hidden_states(states, [])
     with pytest.raises(ValueError, match="id 0"):
         KS.hidden_states(states, [0, 0])
     with pytest.raises(ValueError, match="1-d"):
-        KS.predict_proba(clf, np.ones((2, 2), dtype=int))
+        KS.sentiment_probabilities(clf, [np.ones((2, 2), dtype=int)])
     with pytest.raises(ValueError, match="vocab_size"):
         KS.build_models(1)

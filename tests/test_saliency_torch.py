@@ -44,7 +44,7 @@ def test_classifier_reads_last_state_of_padded_batch(model):
 def test_occlusion_equals_explicit_loop(model):
     occ = T.occlusion_scores(model, IDS)
     real = T.compress(IDS)
-    p = T.predict_proba(model, [real])[0]
+    p = T.sentiment_probabilities(model, [real])[0]
     sign = 1 if p >= 0.5 else -1
     expected = []
     for i, t in enumerate(IDS):
@@ -53,7 +53,7 @@ def test_occlusion_equals_explicit_loop(model):
             continue
         masked = IDS.copy()
         masked[i] = 0                           # masking a token = deleting it
-        expected.append(sign * (p - T.predict_proba(model, [T.compress(masked)])[0]))
+        expected.append(sign * (p - T.sentiment_probabilities(model, [T.compress(masked)])[0]))
     np.testing.assert_allclose(occ, expected, atol=1e-12)
 
 
@@ -113,7 +113,9 @@ def test_bad_input(model):
     with pytest.raises(ValueError, match="unknown quadrature"):
         T.quadrature(4, "simpson")
     with pytest.raises(ValueError, match="empty sequences"):
-        T.train_classifier(model, [np.array([], dtype=np.int64)], [1])
+        T.train_sentiment_lstm(model, [np.array([], dtype=np.int64)], [1])
+    with pytest.raises(ValueError, match="empty sequences"):
+        T.train_sentiment_lstm(model, [np.array([0, 0])], [1])         # no known word either
 
 
 def planted(n, rng, length=(6, 12), fillers=range(3, 23)):
@@ -141,7 +143,7 @@ def _marker_model(make, n_test, epochs, seed, desc):
     test, ty, where = make(n_test, rng)
     kexue.seed_everything(0)
     m = T.SentimentLSTM(23, embed_dim=16, units=16, dropout=0.0)
-    hist = T.train_classifier(m, seqs, y, epochs=epochs, batch_size=32, lr=1e-2, seed=0, val=(test, ty), desc=desc)
+    hist = T.train_sentiment_lstm(m, seqs, y, epochs=epochs, batch_size=32, lr=1e-2, seed=0, val=(test, ty), desc=desc)
     assert hist[-1]["val_acc"] > 0.95
     return m, test, where
 

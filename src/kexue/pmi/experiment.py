@@ -7,21 +7,49 @@ scikit-learn, on any labelled texts and any vectors.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from kexue import _validate
 from kexue.pmi.numpy_ref import Vocab
+
+__all__ = ["sentence_vectors", "sentiment_accuracy"]
 
 
 def sentence_vectors(texts: Sequence[str], segment: Callable[[str], list[str]], vocab: Vocab,
                      V: np.ndarray) -> tuple[np.ndarray, float]:
-    """Sum of the vectors of each text's in-vocabulary words, shape ``(len(texts), dim)``.
+    """Sum of the vectors of each text's in-vocabulary words, the post's sentence vector (chapter 04).
 
-    ``segment`` splits a text into words; words outside ``vocab`` are skipped (a text
-    with none gets the zero vector). Also returns the share of word tokens found in
-    the vocabulary.
+    Parameters
+    ----------
+    texts : sequence of str, length n
+        The texts.
+    segment : callable
+        ``segment(text) -> list of str``, e.g. :func:`kexue.saliency.numpy_ref.segmenter`.
+    vocab : Vocab
+        The vocabulary of ``V``; other words are skipped (a text with none gets the zero vector).
+    V : numpy.ndarray, shape (len(vocab), dim)
+        The word vectors.
+
+    Returns
+    -------
+    features : numpy.ndarray of float64, shape (n, dim)
+        One summed vector per text.
+    coverage : float
+        The share of word tokens found in the vocabulary.
+
+    Raises
+    ------
+    TypeError
+        If ``vocab`` is not a :class:`kexue.pmi.numpy_ref.Vocab` or ``texts`` is one string.
+    ValueError
+        If ``V`` does not have one row per word or ``texts`` is empty.
     """
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a kexue.pmi.Vocab, got {type(vocab).__name__}")
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of texts, not one string")
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 2 or V.shape[0] != len(vocab):
         raise ValueError(f"V must have shape ({len(vocab)}, dim), got {V.shape}")
@@ -40,11 +68,36 @@ def sentence_vectors(texts: Sequence[str], segment: Callable[[str], list[str]], 
 
 def sentiment_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                        seed: int = 0, mlp_epochs: int = 30) -> dict[str, float]:
-    """Test accuracy of logistic regression and of an MLP (64 ReLU units) on standardised features.
+    """Test accuracy of logistic regression and of a 64-unit ReLU MLP on standardised features (chapter 04).
 
     The post's models: logistic regression, and ``Dense(64, relu) → Dense(1, sigmoid)``
-    trained with Adam. Features are standardised with the training set's mean and
-    standard deviation. Returns ``{"lr": ..., "mlp": ...}``.
+    trained with Adam (scikit-learn's ``MLPClassifier``).  Features are standardised with
+    the training set's mean and standard deviation.
+
+    Parameters
+    ----------
+    x_train : numpy.ndarray, shape (n_train, dim)
+        Training features.
+    y_train : numpy.ndarray of int, shape (n_train,)
+        Training labels.
+    x_test : numpy.ndarray, shape (n_test, dim)
+        Test features.
+    y_test : numpy.ndarray of int, shape (n_test,)
+        Test labels.
+    seed : int, optional
+        The MLP's ``random_state``.
+    mlp_epochs : int, optional
+        The MLP's epochs (``max_iter``).
+
+    Returns
+    -------
+    dict of str to float
+        ``{"lr": accuracy, "mlp": accuracy}`` on the test set.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree or the features are not finite.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -56,6 +109,8 @@ def sentiment_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
         raise ValueError(f"features must be 2-D with the same width, got {x_train.shape} and {x_test.shape}")
     if len(y_train) != len(x_train) or len(y_test) != len(x_test):
         raise ValueError("each feature row needs one label")
+    if not (np.all(np.isfinite(x_train)) and np.all(np.isfinite(x_test))):
+        raise ValueError(_validate.NONFINITE.format("the features"))
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-12
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
     lr = LogisticRegression(max_iter=1000).fit(x_train, y_train)

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import html
 import logging
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from kexue import _validate
 
 __all__ = [
     "trajectory_scores", "lstm_states", "rank_words", "spearman",
@@ -33,7 +36,10 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- the score
 def _as_states(states, name: str = "states") -> np.ndarray:
-    h = np.asarray(states, dtype=np.float64)
+    h = np.asarray(states)
+    if h.dtype == np.bool_ or not (np.issubdtype(h.dtype, np.number) and not np.iscomplexobj(h)):
+        raise TypeError(_validate.REAL_ARRAY.format(name, h.dtype))
+    h = h.astype(np.float64)
     if h.ndim != 2:
         raise ValueError(f"{name} must have shape (n_steps, hidden_dim), got an array of rank {h.ndim}")
     if h.shape[0] == 0:
@@ -41,43 +47,86 @@ def _as_states(states, name: str = "states") -> np.ndarray:
     if h.shape[1] == 0:
         raise ValueError(f"{name} has hidden_dim 0")
     if not np.all(np.isfinite(h)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(_validate.NONFINITE.format(name))
     return h
 
 
-def trajectory_scores(states, mask=None, *, normalize: bool = True) -> np.ndarray:
-    """Score of each step from the hidden states ``h_1..h_n`` (shape ``(n, d)``), ``h_0 = 0``.
+def _as_mask(mask, n: int, name: str = "mask") -> np.ndarray:
+    """A keep-mask ``(n,)``: booleans, or integers / floats that are all 0 or 1."""
+    if mask is None:
+        return np.ones(n, dtype=bool)
+    m = np.asarray(mask)
+    if m.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {m.shape}")
+    if m.dtype != np.bool_:
+        if not np.issubdtype(m.dtype, np.number) or not np.all((m == 0) | (m == 1)):
+            raise ValueError(_validate.MASK_BOOL.format(name, m.dtype))
+        m = m.astype(bool)
+    return m
 
-    ``score[i] = (|h_n - h_{i-1}| - |h_n - h_i|) / |h_n|`` for the 0-based step
-    ``i`` (``h_{-1}`` meaning the zero initial state); with ``normalize=False``
-    the division by ``|h_n|`` is left out and the scores sum to ``|h_n|``.
 
-    ``mask`` (bool, ``True`` = a real token) marks padded or masked steps: the
-    RNN carries its state over them, so they score exactly 0, and ``h_n`` is the
-    state at the last real step (post-padding needs no special care).  The
-    values stored at masked rows are ignored.
+def _power_of_two_scale(a: np.ndarray) -> float:
+    """A power of two near ``max |a|`` (0 if ``a`` is all zero): dividing by it is exact."""
+    top = float(np.max(np.abs(a)))
+    if top == 0.0:
+        return 0.0
+    return float(np.ldexp(1.0, int(np.frexp(top)[1])))
+
+
+def trajectory_scores(states: np.ndarray, mask: np.ndarray | None = None, *,
+                      normalize: bool = True) -> np.ndarray:
+    """Score of each step from the hidden-state trajectory ``h_1..h_n``, ``h_0 = 0`` (chapter 02).
+
+    ``score[i] = (|h_n - h_{i-1}| - |h_n - h_i|) / |h_n|`` for the 0-based step ``i``
+    (``h_{-1}`` meaning the zero initial state); with ``normalize=False`` the division by
+    ``|h_n|`` is left out and the scores sum to ``|h_n|``.  The states are divided by a
+    power of two near their largest entry before any norm is taken (an exact rescaling), so
+    the scores do not overflow or underflow for finite states of any magnitude.
+
+    Parameters
+    ----------
+    states : numpy.ndarray, shape (n_steps, hidden_dim)
+        The RNN's output state after each step (any real dtype; computed in float64).
+    mask : numpy.ndarray of bool, shape (n_steps,), optional
+        ``True`` = a real token (0/1 integers are accepted).  The RNN carries its state over
+        masked steps, so they score exactly 0, and ``h_n`` is the state at the last real step
+        (post-padding needs no special care).  The values stored at masked rows are ignored.
+    normalize : bool, optional
+        Divide by ``|h_n|`` (default), so that the scores sum to 1.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_steps,)
+        One score per step; 0 at masked steps.
+
+    Raises
+    ------
+    TypeError
+        If ``states`` is not a real-valued array.
+    ValueError
+        If ``states`` is not a non-empty finite matrix, the mask has the wrong shape or
+        values, every step is masked, or (with ``normalize``) ``h_n`` is zero.
     """
     h = _as_states(states)
     n = h.shape[0]
-    if mask is None:
-        keep = np.ones(n, dtype=bool)
-    else:
-        keep = np.asarray(mask)
-        if keep.shape != (n,):
-            raise ValueError(f"mask must have shape ({n},), got {keep.shape}")
-        keep = keep.astype(bool)
-        if not keep.any():
-            raise ValueError("every step is masked: there is no final state to score against")
-    real = h[keep]                                    # the states the RNN actually moved through
+    keep = _as_mask(mask, n)
+    if not keep.any():
+        raise ValueError("every step is masked: there is no final state to score against")
+    real = h[keep]                                        # the states the RNN actually moved through
+    scale = _power_of_two_scale(real)
+    if scale == 0.0:                                      # every real state is exactly zero
+        if normalize:
+            raise ValueError("the final hidden state h_n is zero, so the normalised score is undefined")
+        return np.zeros(n, dtype=np.float64)
+    real = real / scale                                   # exact: entries now in [-1, 1], max >= 1/2
     target = real[-1]
     norm = float(np.linalg.norm(target))
     if normalize and norm == 0.0:
         raise ValueError("the final hidden state h_n is zero, so the normalised score is undefined")
-    path = np.vstack([np.zeros((1, h.shape[1])), real])   # h_0 = 0, then the real states
-    dist = np.linalg.norm(target[None, :] - path, axis=1)  # d_0 .. d_m, with d_m = 0
-    step = dist[:-1] - dist[1:]
-    if normalize:
-        step = step / norm
+    path = np.vstack([np.zeros((1, h.shape[1])), real])  # h_0 = 0, then the real states: (m + 1, d)
+    dist = np.linalg.norm(target[None, :] - path, axis=1)  # d_0 .. d_m, with d_m = 0: (m + 1,)
+    step = dist[:-1] - dist[1:]                           # (m,)
+    step = step / norm if normalize else step * scale
     out = np.zeros(n, dtype=np.float64)
     out[keep] = step
     return out
@@ -88,30 +137,58 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def lstm_states(x, kernel, recurrent_kernel, bias, mask=None) -> np.ndarray:
-    """All output states ``h_1..h_n`` of an LSTM run on ``x`` (shape ``(n, input_dim)``), ``h_0 = c_0 = 0``.
+def lstm_states(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray,
+                mask: np.ndarray | None = None) -> np.ndarray:
+    """All output states ``h_1..h_n`` of an LSTM run on ``x``, ``h_0 = c_0 = 0`` (chapter 02).
 
-    Weights in the Keras layout, gates ordered (input, forget, cell, output):
-    ``kernel`` ``(input_dim, 4u)``, ``recurrent_kernel`` ``(u, 4u)``, ``bias`` ``(4u,)``;
-    PyTorch's ``weight_ih_l0.T``, ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0``
-    are the same numbers.  At a masked step (``mask[t]`` false) both states are
-    carried over unchanged, as Keras does with ``mask_zero=True``.
+    Weights in the Keras layout, gates ordered (input, forget, cell, output); PyTorch's
+    ``weight_ih_l0.T``, ``weight_hh_l0.T`` and ``bias_ih_l0 + bias_hh_l0`` are the same
+    numbers.  At a masked step both states are carried over unchanged, as Keras does with
+    ``mask_zero=True``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_steps, input_dim)
+        The inputs (e.g. the embedded tokens).
+    kernel : numpy.ndarray, shape (input_dim, 4 * units)
+        Input weights.
+    recurrent_kernel : numpy.ndarray, shape (units, 4 * units)
+        Recurrent weights.
+    bias : numpy.ndarray, shape (4 * units,)
+        One bias per gate unit.
+    mask : numpy.ndarray of bool, shape (n_steps,), optional
+        ``True`` = a real step; masked steps repeat the previous state.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_steps, units)
+        The output state after each step.
+
+    Raises
+    ------
+    ValueError
+        If a shape does not fit, the mask is not boolean (or 0/1), or an input is not finite.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"x must have shape (n_steps, input_dim), got rank {x.ndim}")
     W, U, b = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias))
+    if U.ndim != 2:
+        raise ValueError(f"recurrent_kernel must have shape (units, 4 * units), got {U.shape}")
     u = U.shape[0]
     if W.shape != (x.shape[1], 4 * u) or U.shape != (u, 4 * u) or b.shape != (4 * u,):
         raise ValueError(f"weight shapes {W.shape}, {U.shape}, {b.shape} do not fit input_dim "
                          f"{x.shape[1]} and {u} units")
-    keep = np.ones(len(x), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    for name, a in (("x", x), ("kernel", W), ("recurrent_kernel", U), ("bias", b)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(_validate.NONFINITE.format(name))
+    keep = _as_mask(mask, len(x))
     h = np.zeros(u)
     c = np.zeros(u)
     out = np.zeros((len(x), u))
     for t in range(len(x)):
         if keep[t]:
-            z = x[t] @ W + h @ U + b
+            z = x[t] @ W + h @ U + b                                      # (4u,)
             i, f, g, o = _sigmoid(z[:u]), _sigmoid(z[u:2 * u]), np.tanh(z[2 * u:3 * u]), _sigmoid(z[3 * u:])
             c = f * c + i * g
             h = o * np.tanh(c)
@@ -120,11 +197,40 @@ def lstm_states(x, kernel, recurrent_kernel, bias, mask=None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- ranking and correlation
-def rank_words(tokens: Sequence[str], scores) -> list[tuple[int, str, float]]:
-    """``(position, word, score)`` sorted by score, highest first (the post's format); ties keep order."""
+def _scores_for(tokens: Sequence[str], scores, *, finite: bool = True) -> np.ndarray:
+    if isinstance(tokens, str):
+        raise TypeError("tokens must be a sequence of words, not one string")
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1 or len(s) != len(tokens):
-        raise ValueError(f"need one score per token: {len(tokens)} tokens, scores of shape {s.shape}")
+        raise ValueError(_validate.ONE_SCORE_PER_TOKEN.format(len(tokens), s.shape))
+    if finite and not np.all(np.isfinite(s)):
+        raise ValueError(_validate.NONFINITE.format("scores"))
+    return s
+
+
+def rank_words(tokens: Sequence[str], scores: np.ndarray) -> list[tuple[int, str, float]]:
+    """The words ranked by score, highest first, in the post's format (chapter 02).
+
+    Parameters
+    ----------
+    tokens : sequence of str, length n
+        The sentence's words in reading order.
+    scores : numpy.ndarray, shape (n,)
+        One finite score per word.
+
+    Returns
+    -------
+    list of (int, str, float)
+        ``(position, word, score)`` sorted by score, highest first; ties keep reading order.
+
+    Raises
+    ------
+    TypeError
+        If ``tokens`` is one string.
+    ValueError
+        If there is not exactly one finite score per token.
+    """
+    s = _scores_for(tokens, scores)
     order = sorted(range(len(s)), key=lambda i: -s[i])
     return [(i, tokens[i], float(s[i])) for i in order]
 
@@ -144,14 +250,33 @@ def _ranks(a: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def spearman(a, b) -> float:
-    """Spearman's rank correlation (average ranks for ties); ``nan`` if either input is constant."""
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation, ties given their average rank (chapter 02).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shape (n,)
+        Two finite score vectors, ``n >= 2``.
+
+    Returns
+    -------
+    float
+        The correlation in [-1, 1]; ``nan`` if either input is constant (undefined).
+
+    Raises
+    ------
+    ValueError
+        If the inputs are not 1-d of equal length >= 2, or not finite.
+    """
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"need two 1-d arrays of equal length, got shapes {x.shape} and {y.shape}")
     if len(x) < 2:
         raise ValueError("a rank correlation needs at least 2 values")
+    for name, v in (("a", x), ("b", y)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(_validate.NONFINITE.format(name))
     rx, ry = _ranks(x) - 0.5 * (len(x) + 1), _ranks(y) - 0.5 * (len(y) + 1)
     den = float(np.sqrt((rx @ rx) * (ry @ ry)))
     return float(rx @ ry / den) if den > 0 else float("nan")
@@ -159,10 +284,15 @@ def spearman(a, b) -> float:
 
 # ----------------------------------------------------------------------------- text
 def segmenter() -> Callable[[str], list[str]]:
-    """jieba's word segmentation (default mode, with HMM) without its log and without a cache file.
+    """jieba's word segmentation (default mode, with HMM), quiet and without a cache file (chapter 02).
 
-    jieba normally writes a prefix-dictionary cache to the system temp folder;
-    here the dictionary is built in memory (about a second), so nothing is written.
+    jieba normally writes a prefix-dictionary cache to the system temp folder; here the
+    dictionary is built in memory (about a second), so nothing is written.
+
+    Returns
+    -------
+    callable
+        ``segment(text) -> list of str``, the words of ``text`` in order.
     """
     import jieba
 
@@ -173,23 +303,69 @@ def segmenter() -> Callable[[str], list[str]]:
     return tok.lcut
 
 
-def occurrences(tokens: Sequence[str], scores, word: str) -> list[tuple[int, float]]:
-    """``(position, score)`` of every occurrence of ``word``, in reading order."""
-    return [(i, float(s)) for i, (t, s) in enumerate(zip(tokens, scores)) if t == word]
+def occurrences(tokens: Sequence[str], scores: np.ndarray, word: str) -> list[tuple[int, float]]:
+    """Position and score of every occurrence of ``word``, in reading order (chapter 02).
 
+    Parameters
+    ----------
+    tokens : sequence of str, length n
+        The sentence's words.
+    scores : numpy.ndarray, shape (n,)
+        One score per word.
+    word : str
+        The word to look up.
 
-def colored_html(tokens: Sequence[str], scores, *, scale: float | None = None, label: str = "") -> str:
-    """The tokens as inline HTML, each with a background by its score (green +, red −).
+    Returns
+    -------
+    list of (int, float)
+        ``(position, score)`` per occurrence; empty if ``word`` does not occur.
 
-    The colour's opacity is ``|score| / scale`` (``scale`` defaults to the largest
-    ``|score|``); the exact score is in the tooltip.  The string is deterministic.
+    Raises
+    ------
+    ValueError
+        If there is not exactly one finite score per token.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 1 or len(s) != len(tokens):
-        raise ValueError(f"need one score per token: {len(tokens)} tokens, scores of shape {s.shape}")
-    top = float(np.max(np.abs(s))) if scale is None else float(scale)
-    if not top > 0:
-        top = 1.0
+    s = _scores_for(tokens, scores)
+    return [(i, float(s[i])) for i, t in enumerate(tokens) if t == word]
+
+
+def colored_html(tokens: Sequence[str], scores: np.ndarray, *, scale: float | None = None,
+                 label: str = "") -> str:
+    """The tokens as inline HTML, each on a background coloured by its score (chapter 02).
+
+    Green for positive, red for negative scores; the colour's opacity is
+    ``min(|score| / scale, 1)``; the exact score is in the tooltip.  The string is deterministic.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length n
+        The words (HTML-escaped in the output).
+    scores : numpy.ndarray, shape (n,)
+        One finite score per word.
+    scale : float, optional
+        The score of full opacity, > 0; default the largest ``|score|`` (1 if all are 0).
+    label : str, optional
+        A grey caption in front of the sentence.
+
+    Returns
+    -------
+    str
+        One ``<div>`` of ``<span>`` elements.
+
+    Raises
+    ------
+    ValueError
+        If there is not exactly one finite score per token, or ``scale`` is not a finite number > 0.
+    """
+    s = _scores_for(tokens, scores)
+    if scale is None:
+        top = float(np.max(np.abs(s), initial=0.0))
+        if not top > 0:
+            top = 1.0
+    else:
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        top = float(scale)
     parts = []
     for t, v in zip(tokens, s):
         a = min(abs(v) / top, 1.0)
@@ -203,7 +379,19 @@ def colored_html(tokens: Sequence[str], scores, *, scale: float | None = None, l
 # ----------------------------------------------------------------------------- the post's listings
 @dataclass(frozen=True)
 class PostListing:
-    """One of the nine listings in the post: its sentence, tokens in order, and scores by position."""
+    """One of the nine listings printed in the post (chapter 02).
+
+    Attributes
+    ----------
+    text : str
+        The review as printed.
+    tokens : tuple of str, length n
+        Its words in reading order (they join to ``text``).
+    scores : numpy.ndarray of float64, shape (n,)
+        The post's score of each word, by position.
+    ranking : tuple of (int, str, float)
+        ``(position, word, score)`` as the post lists them, highest score first.
+    """
 
     text: str
     tokens: tuple[str, ...]
@@ -248,5 +436,11 @@ def _parse(text: str, listing: str) -> PostListing:
 
 
 def post_listings() -> list[PostListing]:
-    """The nine (sentence, ranking) listings printed in the post, parsed."""
+    """The nine (sentence, ranking) listings printed in the post, parsed (chapter 02).
+
+    Returns
+    -------
+    list of PostListing
+        In the post's order; the test fixtures of the chapter.
+    """
     return [_parse(t, l) for t, l in _RAW]
