@@ -9,6 +9,7 @@ checks it against this file.
     python experiments/attention_reviews.py   # writes experiments/results/06-full.json
     python experiments/attention_reviews.py --configs pe --maxlen 200 --out 06-full-maxlen200.json
     python experiments/attention_reviews.py --configs pe --truncating pre --out 06-full-keeplast.json
+    python experiments/attention_reviews.py --device cuda --out 06-full-cuda.json   # on a GPU
 
 Each file records the settings, every run's per-epoch validation accuracy, and the
 command, date, wall seconds, machine and library versions.
@@ -30,16 +31,35 @@ SETTINGS = dict(maxlen=80, truncating="post", epochs=5, batch_size=32, lr=1e-3, 
 
 
 def main(seeds=(0, 1, 2), configs=tuple(REVIEW_CONFIGS), maxlen: int = 80, out: str = "06-full.json",
-         truncating: str = "post", argv: list[str] | None = None) -> None:
+         truncating: str = "post", argv: list[str] | None = None, device: str = "cpu") -> None:
+    """Train every configuration with every seed and write the results file (chapter 06).
+
+    Parameters
+    ----------
+    seeds : tuple of int, optional
+        Seeds of the initial weights and the batch order.
+    configs : tuple of str, optional
+        Keys of :data:`kexue.attention.experiment.REVIEW_CONFIGS`.
+    maxlen : int, optional
+        Characters kept per review.
+    out : str, optional
+        File name under ``experiments/results/``.
+    truncating : {"post", "pre"}, optional
+        Keep the first (``"post"``) or the last (``"pre"``) ``maxlen`` characters.
+    argv : list of str, optional
+        The command-line arguments to record (default ``sys.argv[1:]``).
+    device : str, optional
+        Where to train (``"cpu"``, ``"cuda"``).
+    """
     torch.set_num_threads(1)
     start = time.perf_counter()
-    settings = {**SETTINGS, "maxlen": maxlen, "truncating": truncating}
+    settings = {**SETTINGS, "maxlen": maxlen, "truncating": truncating, "device": device}
     data = review_data(maxlen, truncating)
     runs = []
     for seed in seeds:
         for config in configs:
             t0 = time.perf_counter()
-            r = run_review_config(config, seed, data, SETTINGS["epochs"])
+            r = run_review_config(config, seed, data, SETTINGS["epochs"], device=device)
             r.pop("model")
             r["seconds"] = round(time.perf_counter() - t0, 1)
             runs.append(r)
@@ -62,5 +82,6 @@ if __name__ == "__main__":
     ap.add_argument("--truncating", choices=["post", "pre"], default="post",
                     help="post: keep the first maxlen characters; pre: keep the last (Keras' default)")
     ap.add_argument("--out", default="06-full.json")
+    ap.add_argument("--device", default="cpu", help="where to train: cpu or cuda")
     a = ap.parse_args()
-    main(tuple(a.seeds), tuple(a.configs), a.maxlen, a.out, a.truncating)
+    main(tuple(a.seeds), tuple(a.configs), a.maxlen, a.out, a.truncating, device=a.device)

@@ -328,7 +328,7 @@ def test_order_task_needs_position_embedding():
     assert abs(acc[False] - 0.5) < 0.04, acc
 
 
-def test_train_classifier_runs_and_rejects_bad_input():
+def test_train_review_classifier_runs_and_rejects_bad_input():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     x = np.zeros((40, 6), np.int64)
@@ -337,10 +337,10 @@ def test_train_classifier_runs_and_rejects_bad_input():
         x[i, :n] = rng.integers(2, 10, n)
     y = (x == 3).any(1).astype(np.int64)
     model = at.AttentionClassifier(10, dim=8, heads=2, size_per_head=4)
-    hist = ae.train_classifier(model, x, y, x, y, epochs=2, batch_size=8)
-    assert len(hist["val_acc"]) == 2 and all(0 <= a <= 1 for a in hist["val_acc"])
-    with pytest.raises(ValueError, match="same length"):
-        ae.train_classifier(model, x, y[:-1], x, y, epochs=1)
+    hist = ae.train_review_classifier(model, x, y, x, y, epochs=2, batch_size=8).column("val_acc")
+    assert len(hist) == 2 and all(0 <= a <= 1 for a in hist)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        ae.train_review_classifier(model, x, y[:-1], x, y, epochs=1)
     with pytest.raises(ValueError, match="config"):
         ae.run_review_config("bogus", 0, None)
 
