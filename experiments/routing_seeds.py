@@ -27,7 +27,6 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import kexue  # noqa: E402
 from kexue.capsule.experiment import LIVE, load_data, run_model  # noqa: E402
 from kexue.results import run_info  # noqa: E402
 
@@ -52,8 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
         for routing in a.routings + (["cnn"] if a.cnn else []):
             kind = "cnn" if routing == "cnn" else "caps"
             cfg = replace(LIVE, routing="post" if kind == "cnn" else routing, seed=seed, threads=a.threads)
-            kexue.seed_everything(seed)
-            r = run_model(kind, cfg, data)
+            r = run_model(kind, cfg, data)                  # seeds the weights with cfg.seed itself
             runs.append(dict(seed=seed, routing=routing, mnist_acc=r["mnist_acc"], acc1=r["acc1"], acc2=r["acc2"],
                              n_pairs=int(len(data["pairs"])), seconds=round(r["seconds_train"] + r["seconds_eval"], 1)))
             print(f"seed {seed} {routing:>6}: MNIST {r['mnist_acc']:.4f}  acc1 {r['acc1']:.4f}  acc2 {r['acc2']:.4f}",

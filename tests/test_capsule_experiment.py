@@ -194,15 +194,65 @@ def test_training_is_bit_for_bit_the_old_loop(routing, lr_decay):
     assert new["loss"] == old                                    # exact float equality
     for a, b in zip(new["model"].state_dict().values(), old_model.state_dict().values()):
         assert torch.equal(a, b)
-    np.testing.assert_array_equal(new["scores_pair"], ex.predict(old_model, data["x_pair"]))
+    np.testing.assert_array_equal(new["scores_pair"], ex.capsule_lengths(old_model, data["x_pair"]))
 
 
-def test_predict_does_not_depend_on_batch_size():
+def test_capsule_lengths_do_not_depend_on_batch_size():
     """The batch size of evaluation bounds memory only: scores per image are the same."""
     cfg = ex.Config(n_train=96, n_test=40, width=0.125)
     x = np.random.default_rng(0).random((23, 56, 28), dtype=np.float32)
     for kind in ex.KINDS:
         model = ex.build_model(kind, cfg)
-        whole = ex.predict(model, x, batch_size=len(x))
-        np.testing.assert_allclose(ex.predict(model, x, batch_size=5), whole, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(ex.predict(model, x), whole, rtol=0, atol=1e-6)
+        whole = ex.capsule_lengths(model, x, batch_size=len(x))
+        np.testing.assert_allclose(ex.capsule_lengths(model, x, batch_size=5), whole, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(ex.capsule_lengths(model, x), whole, rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- names, hooks, devices
+def test_experiment_names_have_one_contract():
+    import kexue.train
+
+    for new in ("capsule_lengths", "train_capsule_net", "evaluate_two_digits"):
+        assert new in ex.__all__ and callable(getattr(ex, new))
+    for old in ("train", "evaluate", "train_lib"):
+        assert not hasattr(ex, old), old
+    assert ex.predict is kexue.train.predict and "predict" not in ex.__all__
+
+
+def test_train_capsule_net_decays_the_rate_on_fits_epoch_end_hook(monkeypatch):
+    import kexue.train
+
+    seen = {}
+
+    def spy(model, loss_fn, batches, **kw):
+        seen.update(kw)
+        return kexue.train.fit(model, loss_fn, batches, **kw)
+
+    monkeypatch.setattr(ex, "fit", spy)
+    cfg = ex.Config(n_train=64, n_test=20, width=0.125, batch_size=32, lr=1e-3, lr_decay=0.5)
+    data = ex.load_data(cfg)
+    model = ex.build_model("caps", cfg)
+    loss = ex.train_capsule_net(model, data["x_train"], data["y_train"], 2, cfg, device="cpu")
+    assert len(loss) == 2
+    assert seen["evaluate"] is None and callable(seen["on_epoch_end"]) and torch.device(seen["device"]).type == "cpu"
+    assert seen["optimizer"].param_groups[0]["lr"] == 1e-3 * 0.25          # decayed after each epoch
+
+
+def test_train_capsule_net_dry_run_on_meta():
+    cfg = ex.Config(n_train=64, n_test=20, width=0.125, batch_size=32)
+    data = ex.load_data(cfg)
+    model = ex.build_model("caps", cfg)
+    loss = ex.train_capsule_net(model, data["x_train"], data["y_train"], 1, cfg, device="meta")
+    assert len(loss) == 1 and np.isnan(loss[0])
+    assert all(p.device.type == "meta" for p in model.parameters())
+
+
+def test_capsule_lengths_builds_its_tensors_on_the_models_device():
+    cfg = ex.Config(n_train=64, n_test=20, width=0.125)
+    x = np.random.default_rng(1).random((5, 56, 28), dtype=np.float32)
+    for kind in ex.KINDS:
+        model = ex.build_model(kind, cfg)
+        want = ex.capsule_lengths(model, x)
+        with torch.device("meta"):                       # a tensor made without device= would land here
+            got = ex.capsule_lengths(model, x)
+        np.testing.assert_array_equal(got, want)

@@ -10,15 +10,17 @@ Public API (stable; chapter 08 depends on it):
     ``margin_loss(y, p)``, ``mean_max_coupling(u_hat, routings, routing)``.
 ``kexue.capsule.torch``
     ``Capsule(input_dim_capsule, num_capsule, dim_capsule, routings=3,
-    share_weights=True, routing="post", input_num_capsule=None)``,
-    ``dynamic_routing``, ``squash``, ``margin_loss``.
+    share_weights=True, routing="post", squash_c=None, *, input_num_capsule=None)``,
+    ``dynamic_routing``, ``squash``, ``l2_normalize``, ``margin_loss``.
 ``kexue.capsule.keras``
     ``Capsule(num_capsule, dim_capsule, routings=3, share_weights=True,
-    routing="post")`` (Keras 3 layer), ``dynamic_routing``, ``squash``, ``margin_loss``.
+    routing="post", squash_c=None)`` (Keras 3 layer, registered for ``.keras`` files),
+    ``dynamic_routing``, ``squash``, ``l2_normalize``, ``margin_loss``.
 ``kexue.capsule.experiment`` (PyTorch)
     the single-digit-train / two-digit-test experiment: ``Config``,
     ``load_data(cfg)``, ``two_digit_set``, ``two_digit_metrics``,
-    ``build_model(kind, cfg)``, ``run_model(kind, cfg, data)``,
+    ``build_model(kind, cfg)``, ``train_capsule_net``, ``capsule_lengths``,
+    ``evaluate_two_digits``, ``run_model(kind, cfg, data)``,
     ``run(cfg, kinds=("cnn", "caps"))``.  ``Config(routing="kmeans")``
     reruns the capsule model with another routing.
 

@@ -7,6 +7,10 @@ Shared by the chapter (live, reduced scale), ``experiments/capsule_two_digits.py
     cfg = Config(n_train=20000, width=0.5, epochs_cnn=4, epochs_caps=3, routing="kmeans")
     results = run(cfg, kinds=("caps",))          # {"caps": {"mnist_acc": ..., "acc1": ..., ...}}
 
+The steps one by one: :func:`build_model` (seeds and builds), :func:`train_capsule_net`
+(trains with :func:`kexue.train.fit`), :func:`capsule_lengths` (the ten scores per image)
+and :func:`evaluate_two_digits` (``mnist_acc``, ``acc1``, ``acc2``).
+
 Set-up (https://kexue.fm/archives/4819 and the author's ``capsule_test.py``):
 
 * trunk: Conv(64)→Conv(64)→AvgPool(2)→Conv(128)→Conv(128), 3×3 valid, ReLU
@@ -26,33 +30,59 @@ Weights are Glorot-uniform with zero biases (the Keras defaults of the post).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from kexue import train as train_lib
+from kexue import _validate
 from kexue.capsule.numpy_ref import check_routing
 from kexue.capsule.torch import Capsule, margin_loss
 from kexue.data import load_mnist
 from kexue.seed import seed_everything
+from kexue.train import fit, in_order, model_device, place_model, predict, shuffled
+
+__all__ = ["KINDS", "Config", "LIVE", "two_digit_set", "two_digit_metrics", "pair_diagnostics", "load_data",
+           "Trunk", "TwoDigitNet", "build_model", "n_params", "capsule_lengths", "train_capsule_net",
+           "evaluate_two_digits", "run_model", "run", "config_dict"]
 
 KINDS = ("cnn", "caps")
+"""The two models: ``"cnn"`` (global pooling head) and ``"caps"`` (capsule head)."""
 
 
 @dataclass
 class Config:
-    """One configuration of the experiment; the defaults are the post's full scale.
+    """One configuration of the two-digit experiment (chapter 07); the defaults are the post's full scale.
 
-    ``n_train`` / ``n_test``: seeded MNIST subsets (``None`` = all 60,000 / 10,000);
-    ``width``: multiplier of the trunk's channel counts (1.0 = 64/128);
-    ``epochs_cnn`` / ``epochs_caps``: the post trains the CNN 20 and the capsule model 10 epochs;
-    ``routing`` / ``routings``: the capsule head's routing variant and passes;
-    ``seed``: data subset, pairing, initialisation and batch order;
-    ``lr_decay``: the learning rate is multiplied by this after every epoch (1.0, constant,
-    is the post's recipe: its script compiles with Keras' default Adam and no schedule).
+    Parameters
+    ----------
+    n_train, n_test : int, optional
+        Seeded MNIST subsets (``None`` = all 60,000 / 10,000).
+    width : float, optional
+        Multiplier of the trunk's channel counts (1.0 = 64/128).
+    epochs_cnn, epochs_caps : int, optional
+        The post trains the CNN 20 and the capsule model 10 epochs.
+    batch_size : int, optional
+        Training batch size (128 in the post).
+    lr : float, optional
+        Adam's learning rate.
+    routing, routings : str and int, optional
+        The capsule head's routing variant and number of passes.
+    seed : int, optional
+        Data subset, pairing, initialisation and batch order.
+    threads : int, optional
+        ``torch.set_num_threads`` while building and training (results depend on it).
+    lr_decay : float, optional
+        The learning rate is multiplied by this after every epoch (1.0, constant, is the
+        post's recipe: its script compiles with Keras' default Adam and no schedule).
+
+    Raises
+    ------
+    ValueError
+        If a setting is out of range.
     """
 
     n_train: int | None = None
@@ -78,6 +108,18 @@ class Config:
             raise ValueError("epochs must be >= 0")
 
     def epochs(self, kind: str) -> int:
+        """The number of epochs of model ``kind`` (chapter 07).
+
+        Parameters
+        ----------
+        kind : str
+            ``"cnn"`` or ``"caps"``.
+
+        Returns
+        -------
+        int
+            ``epochs_cnn`` or ``epochs_caps``.
+        """
         return self.epochs_cnn if kind == "cnn" else self.epochs_caps
 
 
@@ -90,9 +132,32 @@ one thread (two oversubscribe a shared 2-core machine, and the numbers depend on
 
 # ----------------------------------------------------------------------------- data and metrics
 def two_digit_set(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stack each image above a random partner: ``(images (N, 2H, W), pairs (N, 2) sorted, index (N, 2))``.
+    """Stack each image above a random partner of another label: the two-digit test set (chapter 07).
 
     Pairs with equal labels are dropped, as in the post, so N is about 90% of len(x).
+
+    Parameters
+    ----------
+    x : ndarray, shape (M, H, W)
+        Images.
+    y : ndarray, shape (M,)
+        Their labels.
+    seed : int
+        Seeds the choice of partners.
+
+    Returns
+    -------
+    images : ndarray, shape (N, 2H, W)
+        Each kept image above its partner.
+    pairs : ndarray, shape (N, 2)
+        The two labels, sorted.
+    index : ndarray, shape (N, 2)
+        Indices into ``x`` of the top and bottom image.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit.
     """
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 3 or len(x) != len(y):
@@ -106,7 +171,30 @@ def two_digit_set(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, 
 
 
 def two_digit_metrics(scores: np.ndarray, pairs: np.ndarray, threshold: float = 0.5) -> tuple[float, float]:
-    """``(acc1, acc2)``: top-2 classes equal the pair; and additionally the 2nd score > threshold."""
+    """The two metrics of the two-digit test (chapter 07): ``(acc1, acc2)``.
+
+    ``acc1``: the two highest scores are the pair's classes; ``acc2``: in addition the
+    second score exceeds ``threshold``.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (N, K)
+        Scores per class.
+    pairs : ndarray, shape (N, 2)
+        The two true classes per image.
+    threshold : float, optional
+        The confidence that ``acc2`` asks of the second score.
+
+    Returns
+    -------
+    tuple of float
+        ``(acc1, acc2)``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit.
+    """
     scores, pairs = np.asarray(scores), np.asarray(pairs)
     if scores.ndim != 2 or pairs.shape != (len(scores), 2):
         raise ValueError(f"need scores (N, K) and pairs (N, 2), got {scores.shape} and {pairs.shape}")
@@ -116,12 +204,30 @@ def two_digit_metrics(scores: np.ndarray, pairs: np.ndarray, threshold: float = 
     return float(hit.mean()), float((hit & (second > threshold)).mean())
 
 
-def pair_diagnostics(scores: np.ndarray, pairs: np.ndarray) -> dict:
-    """What the scores on the two-digit set look like: the means of the 1st, 2nd and 3rd
-    highest scores (``top3_mean``), the fraction of pairs whose 2nd score exceeds 0.5
-    (``second_above_half``), and for each class how often it is among the top two although
-    it is not in the pair (``false_top2``, 10 counts): one class that lights up on many
-    pairs shows as one large count.
+def pair_diagnostics(scores: np.ndarray, pairs: np.ndarray) -> dict[str, Any]:
+    """What the scores on the two-digit set look like (chapter 07).
+
+    One class that lights up on many pairs shows as one large ``false_top2`` count.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (N, K), K >= 3
+        Scores per class.
+    pairs : ndarray, shape (N, 2)
+        The two true classes per image.
+
+    Returns
+    -------
+    dict
+        ``top3_mean``: the means of the 1st, 2nd and 3rd highest scores (3 floats);
+        ``second_above_half``: the fraction of pairs whose 2nd score exceeds 0.5;
+        ``false_top2``: for each class, how often it is among the top two although it is
+        not in the pair (K counts).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit.
     """
     scores, pairs = np.asarray(scores), np.asarray(pairs)
     if scores.ndim != 2 or scores.shape[1] < 3 or pairs.shape != (len(scores), 2):
@@ -136,7 +242,20 @@ def pair_diagnostics(scores: np.ndarray, pairs: np.ndarray) -> dict:
 
 
 def load_data(cfg: Config) -> dict[str, np.ndarray]:
-    """MNIST (float32 in [0, 1]) and its two-digit test set for ``cfg``."""
+    """MNIST (float32 in [0, 1]) and its two-digit test set for ``cfg`` (chapter 07).
+
+    Parameters
+    ----------
+    cfg : Config
+        Uses ``n_train``, ``n_test`` and ``seed`` (the pairs use ``seed + 1``).
+
+    Returns
+    -------
+    dict of ndarray
+        ``x_train`` (N, 28, 28), ``y_train`` (N,), ``x_test`` (M, 28, 28), ``y_test`` (M,),
+        ``x_pair`` (P, 56, 28), ``pairs`` (P, 2) and ``pair_index`` (P, 2); see
+        :func:`two_digit_set`.
+    """
     x_tr, y_tr, x_te, y_te = load_mnist(cfg.n_train, cfg.n_test, seed=cfg.seed)
     x_tr = x_tr.astype(np.float32) / 255.0
     x_te = x_te.astype(np.float32) / 255.0
@@ -146,7 +265,13 @@ def load_data(cfg: Config) -> dict[str, np.ndarray]:
 
 # ----------------------------------------------------------------------------- models
 class Trunk(nn.Module):
-    """Conv(c1)→Conv(c1)→AvgPool(2)→Conv(c2)→Conv(c2), 3×3 valid, ReLU; c1 = 64·width, c2 = 128·width."""
+    """The shared trunk (chapter 07): Conv(c1)→Conv(c1)→AvgPool(2)→Conv(c2)→Conv(c2), 3×3 valid, ReLU.
+
+    Parameters
+    ----------
+    width : float, optional
+        c1 = 64·width, c2 = 128·width channels (at least 1).
+    """
 
     def __init__(self, width: float = 1.0) -> None:
         super().__init__()
@@ -157,11 +282,40 @@ class Trunk(nn.Module):
             nn.Conv2d(c1, c2, 3), nn.ReLU(), nn.Conv2d(c2, c2, 3), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature maps of images (chapter 07).
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, 1, H, W)
+            Images.
+
+        Returns
+        -------
+        Tensor, shape (batch, c2, (H - 4)/2 - 4, (W - 4)/2 - 4)
+            The feature maps (8×8 for 28×28 images, 22×8 for 56×28).
+        """
         return self.net(x)
 
 
 class TwoDigitNet(nn.Module):
-    """Trunk plus a ``"cnn"`` (pooling) or ``"caps"`` (capsule) head; images (B, H, W) → scores (B, 10)."""
+    """The trunk plus a ``"cnn"`` (pooling) or ``"caps"`` (capsule) head: images → ten scores (chapter 07).
+
+    Parameters
+    ----------
+    kind : str
+        ``"cnn"`` or ``"caps"``.
+    width : float, optional
+        The trunk's width multiplier.
+    routing : str, optional
+        The capsule head's routing variant.
+    routings : int, optional
+        The capsule head's number of routing passes.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown.
+    """
 
     def __init__(self, kind: str, width: float = 1.0, routing: str = "post", routings: int = 3) -> None:
         super().__init__()
@@ -182,6 +336,18 @@ class TwoDigitNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores of images: sigmoid outputs (``"cnn"``) or capsule lengths (``"caps"``) (chapter 07).
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, H, W) or (batch, 1, H, W)
+            Images (28×28 single digits or 56×28 pairs).
+
+        Returns
+        -------
+        Tensor, shape (batch, 10)
+            One score in [0, 1) per class.
+        """
         if x.dim() == 3:
             x = x[:, None]
         f = self.trunk(x.contiguous(memory_format=torch.channels_last))   # (B, C, H', W')
@@ -192,89 +358,197 @@ class TwoDigitNet(nn.Module):
 
 
 def build_model(kind: str, cfg: Config) -> TwoDigitNet:
-    """A freshly initialised model, seeded with ``cfg.seed``."""
+    """A freshly initialised model, seeded with ``cfg.seed`` right before it is built (chapter 07).
+
+    The builder seeds (the book's seeding rule, :mod:`kexue.train`): callers do not seed again.
+
+    Parameters
+    ----------
+    kind : str
+        ``"cnn"`` or ``"caps"``.
+    cfg : Config
+        Uses ``width``, ``routing``, ``routings``, ``seed`` and ``threads``.
+
+    Returns
+    -------
+    TwoDigitNet
+        On the CPU, in channels-last memory format.
+    """
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, frameworks=["torch"])
-    return TwoDigitNet(kind, cfg.width, cfg.routing, cfg.routings)
+    with torch.device("cpu"):            # the initial weights come from the CPU generator (kexue.train)
+        return TwoDigitNet(kind, cfg.width, cfg.routing, cfg.routings)
 
 
 def n_params(model: nn.Module) -> int:
+    """The number of parameters of ``model`` (chapter 07).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    int
+        The total number of parameter entries.
+    """
     return sum(p.numel() for p in model.parameters())
 
 
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 250) -> np.ndarray:
-    """Scores (N, 10) for images (N, H, W), in consecutive batches of ``batch_size``.
+def capsule_lengths(model: nn.Module, x: np.ndarray, batch_size: int = 250) -> np.ndarray:
+    """The model's ten scores per image (for ``"caps"``: the capsule lengths), in batches (chapter 07).
 
     ``batch_size`` only bounds memory (250 two-digit images keep the feature maps under
-    0.1 GB; 1000 took 0.4 GB); each image's scores do not depend on it.
+    0.1 GB; 1000 took 0.4 GB); each image's scores do not depend on it.  The images go to
+    the model's device.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A :class:`TwoDigitNet` (or any module mapping images to scores).
+    x : ndarray, shape (N, H, W), float32
+        Images.
+    batch_size : int, optional
+        Images per forward pass.
+
+    Returns
+    -------
+    ndarray, shape (N, 10), float64
+        The scores, in the order of ``x``.
     """
-    return train_lib.predict(model, lambda idx: torch.from_numpy(x[idx]), train_lib.in_order(len(x), batch_size))
+    device = model_device(model)
+    return predict(model, lambda idx: torch.from_numpy(x[idx]).to(device), in_order(len(x), batch_size))
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, desc: str | None = None,
-          on_epoch: Callable[[int], None] | None = None) -> list[float]:
-    """Adam on the margin loss with :func:`kexue.train.fit`; returns the mean loss per epoch.
+def train_capsule_net(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, cfg: Config, *,
+                      desc: str | None = None,
+                      evaluate: Callable[[nn.Module, int], Mapping[str, float] | None] | None = None,
+                      device: str | torch.device | None = None) -> list[float]:
+    """Train a two-digit model with Adam on the margin loss, through :func:`kexue.train.fit` (chapter 07).
 
     Batches: a fresh permutation per epoch from ``np.random.default_rng(cfg.seed)``, in
     consecutive batches of ``cfg.batch_size``.  The learning rate starts at ``cfg.lr`` and is
-    multiplied by ``cfg.lr_decay`` after every epoch.  ``on_epoch(e)``, if given, is called
-    after epoch ``e`` (0-based), e.g. to evaluate the model; it cannot change the training.
+    multiplied by ``cfg.lr_decay`` after every epoch (``fit``'s ``on_epoch_end`` hook).  The
+    model's weights are not reseeded (it was seeded when built).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A :class:`TwoDigitNet`; moved to ``device`` if one is given.
+    x : ndarray, shape (N, 28, 28), float32
+        Training images.
+    y : ndarray, shape (N,)
+        Their labels 0-9.
+    epochs : int
+        Number of epochs.
+    cfg : Config
+        Uses ``lr``, ``lr_decay``, ``batch_size``, ``seed`` and ``threads``.
+    desc : str, optional
+        The progress bar's label.
+    evaluate : callable, optional
+        ``evaluate(model, epoch)`` after every epoch (0-based), passed to :func:`kexue.train.fit`;
+        it cannot change the training.
+    device : str or torch.device, optional
+        Where to train (``None``: where the model is, see :func:`kexue.train.place_model`).
+
+    Returns
+    -------
+    list of float
+        The mean training loss of every epoch.
+
+    Raises
+    ------
+    ValueError
+        If a label is not an integer in [0, 10) or ``x`` and ``y`` differ in length.
     """
     torch.set_num_threads(cfg.threads)
-    targets = np.eye(10, dtype=np.float32)[y]
+    targets = np.eye(10, dtype=np.float32)[_validate.class_labels(y, 10, batch=len(x))]
+    device = place_model(model, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
 
     def loss_fn(idx: np.ndarray) -> torch.Tensor:
-        return margin_loss(torch.from_numpy(targets[idx]), model(torch.from_numpy(x[idx])), reduction="mean")
+        scores = model(torch.from_numpy(x[idx]).to(device))                 # (b, 10)
+        return margin_loss(torch.from_numpy(targets[idx]).to(device), scores, reduction="mean")
 
-    def after_epoch(_model: nn.Module, e: int) -> dict:
-        if on_epoch is not None:
-            on_epoch(e)
+    def decay(_model: nn.Module, _epoch: int, _row: dict[str, float]) -> None:
         schedule.step()
-        return {}
 
-    hist = train_lib.fit(model, loss_fn, train_lib.shuffled(len(x), cfg.batch_size), epochs=epochs,
-                         seed=cfg.seed, optimizer=optimizer, desc=desc, evaluate=after_epoch)
+    hist = fit(model, loss_fn, shuffled(len(x), cfg.batch_size), epochs=epochs, seed=cfg.seed,
+               optimizer=optimizer, desc=desc, evaluate=evaluate, on_epoch_end=decay, device=device)
     return hist.column("loss")
 
 
-def evaluate(model: nn.Module, data: dict[str, np.ndarray]) -> dict:
-    """``mnist_acc`` (single digits), ``acc1``, ``acc2`` (two-digit set) and the pair scores (N, 10)."""
-    s_single = predict(model, data["x_test"])
-    s_pair = predict(model, data["x_pair"])
+def evaluate_two_digits(model: nn.Module, data: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Single-digit accuracy and the two-digit metrics of a model (chapter 07).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained :class:`TwoDigitNet`.
+    data : dict of ndarray
+        As returned by :func:`load_data`.
+
+    Returns
+    -------
+    dict
+        ``mnist_acc``, ``acc1``, ``acc2`` (floats; see :func:`two_digit_metrics`) and
+        ``scores_pair``, ndarray of shape (P, 10).
+    """
+    s_single = capsule_lengths(model, data["x_test"])
+    s_pair = capsule_lengths(model, data["x_pair"])
     acc1, acc2 = two_digit_metrics(s_pair, data["pairs"])
     return dict(mnist_acc=float((s_single.argmax(1) == data["y_test"]).mean()), acc1=acc1, acc2=acc2,
                 scores_pair=s_pair)
 
 
-def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bool = False) -> dict:
-    """Build, train and evaluate one model; returns its metrics, scores and timings.
+def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bool = False, *,
+              device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Build (seeded), train and evaluate one model (chapter 07).
 
-    Keys: ``params``, ``mnist_acc``, ``acc1``, ``acc2``, ``loss`` (per epoch),
-    ``scores_pair`` (N, 10), ``seconds_train``, ``seconds_eval``, ``model``.  With
-    ``per_epoch=True`` the model is also evaluated after every epoch (``per_epoch``: a
-    list of ``{mnist_acc, acc1, acc2}``; the time it takes is not in ``seconds_train``);
-    the training itself, and so the final numbers, are the same as without it.
+    With ``per_epoch=True`` the model is also evaluated after every epoch (the time it
+    takes is not in ``seconds_train``); the training itself, and so the final numbers, are
+    the same as without it.
+
+    Parameters
+    ----------
+    kind : str
+        ``"cnn"`` or ``"caps"``.
+    cfg : Config
+        The configuration.
+    data : dict of ndarray
+        As returned by :func:`load_data`.
+    per_epoch : bool, optional
+        Evaluate after every epoch as well.
+    device : str or torch.device, optional
+        Where to train and evaluate.
+
+    Returns
+    -------
+    dict
+        ``params``, ``mnist_acc``, ``acc1``, ``acc2``, ``loss`` (per epoch), ``scores_pair``
+        (P, 10), ``seconds_train``, ``seconds_eval``, ``model``; with ``per_epoch=True``
+        also ``per_epoch``, a list of ``{mnist_acc, acc1, acc2}`` plus :func:`pair_diagnostics`.
     """
     model = build_model(kind, cfg)
     curve: list[dict] = []
     spent = 0.0                                   # seconds of per-epoch evaluation
 
-    def after_epoch(_: int) -> None:
+    def after_epoch(_model: nn.Module, _epoch: int) -> None:
         nonlocal spent
         t = time.perf_counter()
-        m = evaluate(model, data)
+        m = evaluate_two_digits(model, data)
         curve.append({**{k: m[k] for k in ("mnist_acc", "acc1", "acc2")},
                       **pair_diagnostics(m["scores_pair"], data["pairs"])})
         spent += time.perf_counter() - t
 
     t0 = time.perf_counter()
     label = kind if kind == "cnn" else f"caps/{cfg.routing}"
-    loss = train(model, data["x_train"], data["y_train"], cfg.epochs(kind), cfg, desc=label,
-                 on_epoch=after_epoch if per_epoch else None)
+    loss = train_capsule_net(model, data["x_train"], data["y_train"], cfg.epochs(kind), cfg, desc=label,
+                             evaluate=after_epoch if per_epoch else None, device=device)
     t1 = time.perf_counter()
-    final = evaluate(model, data)
+    final = evaluate_two_digits(model, data)
     t2 = time.perf_counter()
     out = dict(params=n_params(model), **final, loss=loss, seconds_train=t1 - t0 - spent,
                seconds_eval=t2 - t1, model=model)
@@ -284,14 +558,50 @@ def run_model(kind: str, cfg: Config, data: dict[str, np.ndarray], per_epoch: bo
 
 
 def run(cfg: Config, kinds: tuple[str, ...] = KINDS, data: dict[str, np.ndarray] | None = None,
-        per_epoch: bool = False) -> dict[str, dict]:
-    """:func:`run_model` for each kind on the same data; ``{kind: result}``."""
+        per_epoch: bool = False, *, device: str | torch.device = "cpu") -> dict[str, dict[str, Any]]:
+    """:func:`run_model` for each kind on the same data (chapter 07).
+
+    Parameters
+    ----------
+    cfg : Config
+        The configuration.
+    kinds : tuple of str, optional
+        Models to train, from :data:`KINDS`.
+    data : dict of ndarray, optional
+        As returned by :func:`load_data`; loaded from ``cfg`` if not given.
+    per_epoch : bool, optional
+        Evaluate after every epoch as well.
+    device : str or torch.device, optional
+        Where to train and evaluate.
+
+    Returns
+    -------
+    dict
+        ``{kind: result of run_model}``.
+
+    Raises
+    ------
+    ValueError
+        If a kind is unknown.
+    """
     for k in kinds:
         if k not in KINDS:
             raise ValueError(f"unknown model kind {k!r}; choose one of {KINDS}")
     data = load_data(cfg) if data is None else data
-    return {k: run_model(k, cfg, data, per_epoch=per_epoch) for k in kinds}
+    return {k: run_model(k, cfg, data, per_epoch=per_epoch, device=device) for k in kinds}
 
 
-def config_dict(cfg: Config) -> dict:
+def config_dict(cfg: Config) -> dict[str, Any]:
+    """``cfg`` as a plain dict (for the JSON record of a run) (chapter 07).
+
+    Parameters
+    ----------
+    cfg : Config
+        The configuration.
+
+    Returns
+    -------
+    dict
+        Field name -> value.
+    """
     return asdict(cfg)
