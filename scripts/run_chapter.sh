@@ -24,5 +24,5 @@ print(f"executed {sys.argv[1]} in {float(sys.argv[3]) - float(sys.argv[2]):.1f} 
 for s in stderr: print("  stderr:", s.replace("\n", " | "))
 PY
 if [ "${NBVAL:-1}" = 1 ]; then
-  python -m pytest -q -p no:cacheprovider -p kexue.nbval_plugin --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg "$nb"
+  python -m pytest -q -p no:cacheprovider -p tests.nbval_plugin --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg "$nb"
 fi

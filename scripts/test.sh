@@ -17,7 +17,7 @@ echo "== book build (executes every chapter whose code or inputs changed, two at
 rm -rf _build/jupyter_execute
 scripts/build-book.sh
 echo "== chapters under nbval (second execution, outputs compared with the build's)"
-python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -p kexue.nbval_plugin --nbval \
+python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -p tests.nbval_plugin --nbval \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 $(ls -r _build/jupyter_execute/chapters/*.ipynb)   # longest (last) first
 echo "== chapters with the CPU kernels capped at a lower instruction set (third execution)"
 python scripts/execute_chapters.py --pass isa

@@ -89,3 +89,30 @@ def test_bad_input(tmp_path):
         S.per_epoch_stats({}, "loss")
     with pytest.raises(ValueError, match="evaluated every epoch"):
         S.per_epoch_stats({}, "acc1")
+
+
+def test_other_variants_and_kinds_are_left_out(tmp_path):
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7])
+    _write(tmp_path, "07-full-post-long-seed3.json", "post", [0.6, 0.9])
+    _write(tmp_path, "07-full-hinton-seed4.json", "hinton", [0.2, 0.3])
+    (tmp_path / "07-live-cnn-seeds.json").write_text("{}")            # another kind: never read
+    assert list(S.recorded_seeds("post", tmp_path)) == [1]
+    assert list(S.recorded_seeds("post", tmp_path, variant="long")) == [3]
+
+
+def test_a_first_recording_counts_for_the_seed_of_its_configuration(tmp_path):
+    _write(tmp_path, "07-full.json", "post", [0.4, 0.8])
+    rec = json.loads((tmp_path / "07-full.json").read_text())
+    rec["config"]["seed"] = 5
+    (tmp_path / "07-full.json").write_text(json.dumps(rec))
+    assert list(S.recorded_seeds("post", tmp_path)) == [5]
+    _write(tmp_path, "08-full.json", "kmeans", [0.9])                  # another routing's first recording
+    assert list(S.recorded_seeds("kmeans", tmp_path)) == [0]
+    assert list(S.recorded_seeds("post", tmp_path, variant="lrdecay")) == []
+
+
+def test_a_misnamed_file_is_refused(tmp_path):
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7])
+    _write(tmp_path, "07-full-post-seed1-copy.json", "post", [0.5, 0.7])
+    with pytest.raises(ValueError, match="not a recorded-run file name"):
+        S.recorded_seeds("post", tmp_path)

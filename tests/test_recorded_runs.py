@@ -64,3 +64,77 @@ def test_chapter08_routing_is_ahead_on_every_recorded_live_scale_seed():
     seeds = sorted({s for _, s in acc1})
     assert len(seeds) >= 3
     assert all(acc1["kmeans", s] > acc1["post", s] for s in seeds)
+
+
+# ----------------------------------------------------------------------------- one parser for recorded-run names
+from kexue.results import ROUTING_NAMES, RunName, parse_run_name  # noqa: E402
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("07-full.json", RunName("07", "full")),
+    ("07-full-post-seed1.json", RunName("07", "full", "post", None, 1)),
+    ("07-full-post-lrdecay-seed0.json", RunName("07", "full", "post", "lrdecay", 0)),
+    ("07-full-post-long-seed1.json", RunName("07", "full", "post", "long", 1)),
+    ("08-full-kmeans-seed2.json", RunName("08", "full", "kmeans", None, 2)),
+    ("08-full-kmeans-seed12.json", RunName("08", "full", "kmeans", None, 12)),
+    ("06-full-keeplast.json", RunName("06", "full", None, "keeplast")),
+    ("06-full-maxlen200.json", RunName("06", "full", None, "maxlen200")),
+    ("02-probes.json", RunName("02", "probes")),
+    ("07-live-cnn-seeds.json", RunName("07", "live", None, "cnn-seeds")),
+    ("08-live-seeds.json", RunName("08", "live", None, "seeds")),
+    ("06-full-postfix.json", RunName("06", "full", None, "postfix")),      # a routing only as a whole word
+])
+def test_parse_run_name(name, expected):
+    assert parse_run_name(name) == expected
+    assert parse_run_name(Path("experiments/results") / name) == expected
+    assert expected.file_name == name
+
+
+@pytest.mark.parametrize("name", ["7-full.json", "07-Full.json", "07-full.jsonx", "07-full--x.json", "07_full.json",
+                                  "07-full-post-seed1-x.json", "07-full-post-seed.json.bak", "07.json", "07-full-seed-1.json",
+                                  "07-full-seed.json"])
+def test_parse_run_name_refuses_other_names(name):
+    with pytest.raises(ValueError, match="is not a recorded-run file name"):
+        parse_run_name(name)
+
+
+def test_parse_run_name_refuses_a_non_path():
+    with pytest.raises(TypeError, match="path must be a file name or a path, got int"):
+        parse_run_name(7)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_every_recorded_file_name_parses_and_agrees_with_its_configuration(path):
+    name = parse_run_name(path)
+    assert name.file_name == path.name
+    config = json.loads(path.read_text()).get("config")
+    if isinstance(config, dict):
+        if name.routing is not None:
+            assert config.get("routing") == name.routing, path.name
+        if name.seed is not None:
+            assert config.get("seed") == name.seed, path.name
+
+
+def test_the_routing_names_are_the_capsule_routings():
+    from kexue.capsule.numpy_ref import ROUTINGS
+
+    assert sorted(ROUTING_NAMES) == sorted(ROUTINGS)
+
+
+def test_recorded_names_are_parsed_in_one_place():
+    """The results page and kexue.capsule.seeds read file names with parse_run_name, not with patterns of their own."""
+    for rel in ("scripts/pages/results.py", "src/kexue/capsule/seeds.py"):
+        text = (ROOT / rel).read_text()
+        assert "parse_run_name" in text, rel
+        assert not re.search(r"seed\(\\d\+\)|-seed\*|re\.(compile|fullmatch|match)\([^)]*seed", text), rel
+
+
+EXPERIMENT_SCRIPTS = sorted((ROOT / "experiments").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_SCRIPTS, ids=[p.name for p in EXPERIMENT_SCRIPTS])
+def test_every_experiment_script_records_its_provenance_with_run_info(path):
+    """One source of provenance: each script calls kexue.results.run_info and spells no date or version itself."""
+    text = path.read_text()
+    assert re.search(r"from kexue\.results import [^\n]*\brun_info\b", text) and "run_info(" in text, path.name
+    assert not re.search(r"\.strftime\(|platform\.python_version\(", text), path.name

@@ -121,3 +121,19 @@ def test_post_numbers_name_real_metrics():
             assert v["relation"] in ("=", "≈", ">", "≥"), v
             if v["metric"]:
                 assert re.search(rf"\b{v['metric']}\s*=", record), f"chapter {nn} records no metric {v['metric']}"
+
+
+def test_a_variant_is_grouped_apart_from_the_recipe(book):
+    for seed, acc in ((1, 0.6), (2, 0.8)):
+        _write(book / "experiments" / "results" / f"07-full-post-seed{seed}.json", {"metrics": {"acc1_caps": acc}})
+    _write(book / "experiments" / "results" / "07-full-post-lrdecay-seed0.json", {"metrics": {"acc1_caps": 0.1}})
+    page = results_page.render(book)
+    assert f"| acc1_caps | {statistics.mean([0.6, 0.8]):.4f} ± {statistics.stdev([0.6, 0.8]):.4f} (2 seeds) | over 90% |" in page
+    assert "Recorded run, routing `post`, variant `lrdecay`, seed 0 (`experiments/results/07-full-post-lrdecay-seed0.json`)" in page
+    assert "| acc1_caps | 0.1000 | over 90% |" in page
+
+
+def test_a_misnamed_recorded_file_fails_the_page(book):
+    _write(book / "experiments" / "results" / "07-Full_run.json", {"metrics": {"acc1_caps": 0.5}})
+    with pytest.raises(ValueError, match="'07-Full_run.json' is not a recorded-run file name"):
+        results_page.render(book)

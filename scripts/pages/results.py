@@ -6,8 +6,9 @@ Writes ``OUT_DIR/results.md``, included by ``book/results.md``. Per chapter:
   beside the post's numbers for the same metric (``book/post_numbers.json``);
 - the post's other numbers, with where the post states them;
 - every recorded run ``experiments/results/NN-*.json``, labelled with its file and
-  configuration. Files named ``NN-full-<routing>-seed<S>.json`` are grouped into one row
-  per routing: mean ± sd over the seeds.
+  configuration. The file names are read with :func:`kexue.results.parse_run_name`; one-seed
+  runs (``NN-<kind>[-<routing>][-<variant>]-seed<S>.json``) are grouped into one table per
+  kind, routing and variant: mean ± sd over the seeds.
 
 No number is typed into the page: every one comes from these files.
 """
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import statistics
 import sys
 from pathlib import Path
 
+from kexue.results import RunName, parse_run_name
+
 ROOT = Path(__file__).resolve().parents[2]
-SEED_FILE = re.compile(r"^(?P<nn>\d\d)-full-(?P<routing>[A-Za-z0-9_]+)-seed(?P<seed>\d+)\.json$")
 
 
 def fmt(x) -> str:
@@ -89,13 +90,25 @@ def recorded_rows(data: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def seed_groups(files: list[Path]) -> dict[tuple[str, str], list[tuple[int, dict]]]:
-    groups: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+def seed_groups(files: list[Path]) -> dict[RunName, list[tuple[int, Path, dict]]]:
+    """One-seed runs grouped by chapter, kind, routing and variant (the name without its seed):
+    group -> [(seed, path, data)], in increasing seed order."""
+    groups: dict[RunName, list[tuple[int, Path, dict]]] = {}
     for path in files:
-        m = SEED_FILE.match(path.name)
-        if m:
-            groups.setdefault((m["nn"], m["routing"]), []).append((int(m["seed"]), json.loads(path.read_text())))
-    return groups
+        name = parse_run_name(path)
+        if name.seed is not None:
+            key = RunName(name.chapter, name.kind, name.routing, name.variant)
+            groups.setdefault(key, []).append((name.seed, path, json.loads(path.read_text())))
+    return {k: sorted(v, key=lambda m: m[0]) for k, v in groups.items()}
+
+
+def group_label(group: RunName) -> str:
+    """``routing `post`, variant `lrdecay```: what the seeds of a group share besides chapter and kind."""
+    parts = [f"routing `{group.routing}`"] if group.routing else []
+    parts += [f"variant `{group.variant}`"] if group.variant else []
+    if group.kind != "full":
+        parts.insert(0, f"kind `{group.kind}`")
+    return ", ".join(parts) or f"kind `{group.kind}`"
 
 
 def post_text(info: dict, source: str, metric: str) -> str:
@@ -155,7 +168,8 @@ def render(root: Path) -> str:
             out += [info["note"], ""]
 
         for path in exp_files:
-            if not path.name.startswith(f"{nn}-") or SEED_FILE.match(path.name):
+            name = parse_run_name(path)
+            if name.chapter != nn or name.seed is not None:
                 continue
             data = json.loads(path.read_text())
             rows = recorded_rows(data)
@@ -165,20 +179,21 @@ def render(root: Path) -> str:
             out.append("")
             out += table(["metric", "ours (recorded)", "the post"],
                          [[m, v, post_text(info, path.name, m)] for m, v in rows])
-        for (gnn, routing), members in sorted(groups.items()):
-            if gnn != nn:
+        for group, members in sorted(groups.items(), key=lambda g: g[1][0][1].name):
+            if group.chapter != nn:
                 continue
-            members.sort()
-            seeds = [s for s, _ in members]
-            names = [f"experiments/results/{nn}-full-{routing}-seed{s}.json" for s in seeds]
-            first = members[0][1]
-            metric_names = [k for k in first.get("metrics", {}) if all(k in d.get("metrics", {}) for _, d in members)]
-            out.append(f"Recorded runs, routing `{routing}`, seeds {', '.join(map(str, seeds))} "
-                       f"({', '.join(f'`{n}`' for n in names)}): {config_label(first)}")
+            seeds = [s for s, _, _ in members]
+            names = [f"experiments/results/{p.name}" for _, p, _ in members]
+            first = members[0][2]
+            metric_names = [k for k in first.get("metrics", {}) if all(k in d.get("metrics", {}) for _, _, d in members)]
+            many = len(seeds) > 1
+            out.append(f"Recorded run{'s' if many else ''}, {group_label(group)}, seed{'s' if many else ''} "
+                       f"{', '.join(map(str, seeds))} ({', '.join(f'`{n}`' for n in names)}): {config_label(first)}")
             out.append("")
-            out += table(["metric", "ours (recorded, mean ± sd)", "the post"],
-                         [[m, mean_sd([float(d["metrics"][m]) for _, d in members]),
-                           post_text(info, names[0].rsplit("/", 1)[-1], m)] for m in metric_names])
+            values = {m: [float(d["metrics"][m]) for _, _, d in members] for m in metric_names}
+            out += table(["metric", "ours (recorded, mean ± sd)" if many else "ours (recorded)", "the post"],
+                         [[m, mean_sd(values[m]) if many else fmt(values[m][0]),
+                           post_text(info, members[0][1].name, m)] for m in metric_names])
     return "\n".join(out)
 
 

@@ -13,6 +13,8 @@ import gc
 import sys
 from functools import lru_cache
 
+__all__ = ["release_freed_memory"]
+
 
 @lru_cache(maxsize=1)
 def _libc():
@@ -26,10 +28,15 @@ def _libc():
 
 
 def release_freed_memory() -> bool:
-    """Collect garbage, then return free heap pages to the OS (glibc ``malloc_trim``).
+    """Collect garbage, then return free heap pages to the OS with glibc's ``malloc_trim`` (chapter 02).
 
-    Changes no value anywhere; returns ``True`` when pages could be trimmed (Linux with
-    glibc), ``False`` where the call does not exist (macOS, Windows, musl).
+    Changes no value anywhere.
+
+    Returns
+    -------
+    bool
+        ``True`` when pages could be trimmed (Linux with glibc), ``False`` where the call
+        does not exist (macOS, Windows, musl).
     """
     gc.collect()
     libc = _libc()

@@ -12,7 +12,20 @@ __all__ = ["softmax"]
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis`` with the maximum subtracted first (no overflow for large logits)."""
+    """Softmax along ``axis``, the maximum subtracted first so large logits do not overflow (chapters 06-08).
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+        Logits.
+    axis : int, default -1
+        The axis that sums to one.
+
+    Returns
+    -------
+    ndarray, the shape of ``x``
+        Probabilities along ``axis``, in the floating dtype of ``x``.
+    """
     x = np.asarray(x)
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)

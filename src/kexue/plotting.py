@@ -8,11 +8,25 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+__all__ = ["CJK_FONT_FILE", "cjk_font_path", "setup"]
+
+#: the font file inside ``mplfonts``
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
 
 def cjk_font_path() -> Path:
-    """Path of the Noto Sans CJK SC font shipped inside ``mplfonts``."""
+    """Path of the Noto Sans CJK SC font shipped inside ``mplfonts`` (chapters 02, 04-06).
+
+    Returns
+    -------
+    pathlib.Path
+        The font file, found without importing ``mplfonts``.
+
+    Raises
+    ------
+    ImportError
+        If ``mplfonts`` is not installed or lacks the font, with the command that installs it.
+    """
     spec = importlib.util.find_spec("mplfonts")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the CJK font package is missing; install it with: pip install mplfonts")
@@ -23,7 +37,18 @@ def cjk_font_path() -> Path:
 
 
 def setup(cjk: bool = False) -> None:
-    """Matplotlib defaults for the book (call once per chapter); ``cjk=True`` adds the CJK font."""
+    """Set the book's matplotlib defaults; call once per chapter (every chapter).
+
+    Parameters
+    ----------
+    cjk : bool, default False
+        Also make the Noto Sans CJK SC font the sans-serif font, for Chinese labels.
+
+    Raises
+    ------
+    ImportError
+        If ``cjk`` is true and the font package is missing (see :func:`cjk_font_path`).
+    """
     import matplotlib as mpl
     from matplotlib import font_manager
 

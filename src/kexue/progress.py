@@ -12,9 +12,14 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["BAR_FORMAT", "progress", "wall", "Timer", "keras_bar"]
 
 T = TypeVar("T")
 
@@ -34,15 +39,32 @@ class _FinalLineOnly(tqdm):
 
 
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str | None = None,
-             unit: str = "it", **kwargs) -> tqdm:
-    """A ``tqdm`` bar on stdout with a fixed 20-column bar, refreshed at most once a second.
+             unit: str = "it", **kwargs: Any) -> tqdm:
+    """A ``tqdm`` progress bar on stdout, 20 columns wide, refreshed at most once a second (every chapter).
 
     The bar's width does not depend on the length of the rate text, so two runs
     draw the same bar and differ only inside the masked ``[elapsed<remaining, rate]``.
-
     When the environment sets ``KEXUE_PROGRESS=final`` (the book build and the
     test suite do), the bar prints only its final state, as one line, so the
     rendered page shows a finished bar instead of every intermediate redraw.
+
+    Parameters
+    ----------
+    iterable : Iterable, optional
+        What to iterate over; ``None`` for a bar advanced with ``update``.
+    total : int, optional
+        The number of steps, where ``len(iterable)`` does not give it.
+    desc : str, optional
+        The label in front of the bar.
+    unit : str, default "it"
+        The name of one step.
+    **kwargs : Any
+        Further ``tqdm`` options, overriding the book's.
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar (iterate over it, or call ``update`` and ``close``).
     """
     options = dict(file=sys.stdout, mininterval=1.0, leave=True, unit=unit, desc=desc,
                    total=total, ascii=False, bar_format=BAR_FORMAT)
@@ -54,12 +76,29 @@ def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, d
 
 
 def wall(seconds: float) -> str:
-    """The book's format for a duration: ``'wall 12.3 s'``."""
+    """Format a duration the book's way, ``'wall 12.3 s'``, which the reproducibility test masks.
+
+    Parameters
+    ----------
+    seconds : float
+        The duration.
+
+    Returns
+    -------
+    str
+        ``f"wall {seconds:.1f} s"``.
+    """
     return f"wall {seconds:.1f} s"
 
 
 class Timer:
-    """Context manager measuring wall-clock seconds: ``with Timer() as t: ...; t.seconds``."""
+    """Context manager measuring wall-clock seconds: ``with Timer() as t: ...; t.seconds`` (every chapter).
+
+    Attributes
+    ----------
+    seconds : float
+        The seconds the ``with`` block took (0.0 before it ends); ``str(timer)`` formats them with :func:`wall`.
+    """
 
     def __init__(self) -> None:
         self.start = 0.0
@@ -76,8 +115,23 @@ class Timer:
         return wall(self.seconds)
 
 
-def keras_bar(epochs: int, desc: str | None = None):
-    """A Keras callback showing one :func:`progress` bar over epochs (use with ``verbose=0``)."""
+def keras_bar(epochs: int, desc: str | None = None) -> keras.callbacks.Callback:
+    """A Keras callback showing one :func:`progress` bar over the epochs of ``model.fit`` (Keras chapters).
+
+    Use it with ``verbose=0``.
+
+    Parameters
+    ----------
+    epochs : int
+        The number of epochs ``fit`` runs.
+    desc : str, optional
+        The label in front of the bar.
+
+    Returns
+    -------
+    keras.callbacks.Callback
+        A callback for ``model.fit(..., callbacks=[...])``.
+    """
     import keras
 
     class _EpochBar(keras.callbacks.Callback):

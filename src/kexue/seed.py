@@ -12,28 +12,36 @@ from collections.abc import Iterable
 
 import numpy as np
 
+__all__ = ["seed_everything"]
+
 _KNOWN = ("torch", "tensorflow")
 
 
 def seed_everything(
     seed: int, *, frameworks: Iterable[str] | None = None, deterministic: bool = True
 ) -> list[str]:
-    """Seed Python, numpy and (optionally) PyTorch and TensorFlow/Keras.
+    """Seed Python, numpy and (optionally) PyTorch and TensorFlow/Keras (every chapter).
 
     Parameters
     ----------
-    seed:
+    seed : int
         A non-negative integer.
-    frameworks:
+    frameworks : Iterable of str, optional
         Names among ``"torch"`` and ``"tensorflow"`` to seed (importing them if
         needed).  ``None`` (the default) seeds those already imported.
-    deterministic:
+    deterministic : bool, default True
         Also switch on the frameworks' deterministic modes
         (``torch.use_deterministic_algorithms`` and TensorFlow's op determinism).
 
     Returns
     -------
-    The list of generators that were seeded, e.g. ``["python", "numpy", "torch"]``.
+    list of str
+        The generators that were seeded, e.g. ``["python", "numpy", "torch"]``.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a non-negative integer or a framework name is unknown.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

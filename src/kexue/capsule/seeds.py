@@ -4,28 +4,37 @@
 this module gathers them per routing and summarises them per epoch (mean ± sd over seeds),
 without importing any framework::
 
-    runs = recorded_seeds("post")           # {seed: {"file", "per_epoch", "final", "loss"}}
-    mean, sd = per_epoch_stats(runs, "acc1")
+    runs = recorded_seeds("post")           # {seed: {"file", "per_epoch", "final", "loss", ...}}
+    mean, sd, seeds = per_epoch_stats(runs, "acc1")
 
-Files: ``07-full-post-seed<S>.json`` and ``08-full-kmeans-seed<S>.json`` in ``experiments/results``;
-the first recordings, ``07-full.json`` (routing ``"post"``, seed 0, evaluated every epoch) and
-``08-full.json`` (routing ``"kmeans"``, seed 0, final numbers only), count as seed 0 where no
-newer seed-0 file exists.  A labelled variant of the recipe (e.g. a decaying learning rate,
-``--lr-decay``) is filed as ``<prefix>-<variant>-seed<S>.json`` and gathered only on request
-(``recorded_seeds("post", variant="lrdecay")``), never averaged in with the post's recipe.
+Files (named as :func:`kexue.results.parse_run_name` reads them): ``07-full-post-seed<S>.json``
+and ``08-full-kmeans-seed<S>.json`` in ``experiments/results``; the first recordings,
+``07-full.json`` (routing ``"post"``, evaluated every epoch) and ``08-full.json`` (routing
+``"kmeans"``, final numbers only), carry no seed in their names and count for the seed of their
+configuration (0) where no newer file of that seed exists.  A labelled variant of the recipe
+(e.g. a decaying learning rate, ``--lr-decay``) is filed as ``<prefix>-<variant>-seed<S>.json``
+and gathered only on request (``recorded_seeds("post", variant="lrdecay")``), never averaged in
+with the post's recipe.
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kexue.results import book_root
+from kexue.results import book_root, parse_run_name
 
-PREFIX = {"post": "07-full-post", "kmeans": "08-full-kmeans"}
-LEGACY = {"post": "07-full.json", "kmeans": "08-full.json"}
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+#: the chapter whose experiment recorded each routing's full-scale runs
+CHAPTER = {"post": "07", "kmeans": "08"}
+#: file-name prefix of each routing's one-seed runs
+PREFIX = {routing: f"{nn}-full-{routing}" for routing, nn in CHAPTER.items()}
+#: the metrics of a run, for the final model and per epoch
 METRICS = ("mnist_acc", "acc1", "acc2")
 
 
@@ -42,14 +51,30 @@ def _run(path: Path) -> dict | None:
 
 
 def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str | None = None) -> dict[int, dict]:
-    """Every recorded full-scale run of the capsule model with ``routing``, by seed.
+    """Every recorded full-scale run of the capsule model with ``routing``, by seed (chapters 07 and 08).
 
-    ``variant=None``: the post's recipe (constant learning rate); a variant's runs, e.g.
-    ``variant="lrdecay"``, are the files ``<prefix>-<variant>-seed<S>.json``.
+    Parameters
+    ----------
+    routing : str
+        ``"post"`` (chapter 07) or ``"kmeans"`` (chapter 08).
+    folder : str or pathlib.Path, optional
+        Where the runs are; ``experiments/results`` of the book by default.
+    variant : str, optional
+        ``None``: the post's recipe (constant learning rate). A variant's label, e.g.
+        ``"lrdecay"``: only the files ``<prefix>-<variant>-seed<S>.json``.
 
-    Each value has ``file``, ``per_epoch`` (a list of per-epoch evaluations, or ``None``),
-    ``final`` (``mnist_acc``, ``acc1``, ``acc2`` of the final model), ``loss`` (training loss per
-    epoch), ``config``, ``seconds_train``, ``machine``, ``command`` and ``date``.
+    Returns
+    -------
+    dict of int to dict
+        By seed, in increasing order: ``file``, ``per_epoch`` (a list of per-epoch evaluations,
+        or ``None``), ``final`` (``mnist_acc``, ``acc1``, ``acc2`` of the final model), ``loss``
+        (training loss per epoch), ``config``, ``seconds_train``, ``machine``, ``command`` and ``date``.
+
+    Raises
+    ------
+    ValueError
+        If ``routing`` has no recorded runs, ``variant`` is not a lower-case word, or a run
+        filed under the recipe's name was trained with a decaying learning rate.
     """
     if routing not in PREFIX:
         raise ValueError(f"no recorded full-scale runs for routing {routing!r}; choose one of {sorted(PREFIX)}")
@@ -58,27 +83,55 @@ def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str 
     folder = Path(folder) if folder is not None else book_root() / "experiments" / "results"
     prefix = PREFIX[routing] if variant is None else f"{PREFIX[routing]}-{variant}"
     runs: dict[int, dict] = {}
-    for path in sorted(folder.glob(f"{prefix}-seed*.json")):
-        seed = int(re.fullmatch(rf"{prefix}-seed(\d+)\.json", path.name).group(1))
+    first_recordings: list[Path] = []
+    for path in sorted(folder.glob(f"{CHAPTER[routing]}-full*.json")):
+        name = parse_run_name(path)
+        if name.kind != "full":
+            continue
+        if name.routing is None and name.variant is None and name.seed is None:
+            first_recordings.append(path)           # e.g. 07-full.json: its configuration names routing and seed
+            continue
+        if name.routing != routing or name.variant != variant or name.seed is None:
+            continue
         run = _run(path)
         if run is None:
             continue
         if variant is None and run["config"]["lr_decay"] != 1.0:
             raise ValueError(f"{path.name} was trained with lr_decay {run['config']['lr_decay']}, "
-                             f"not the post's constant rate; name it {prefix}-<variant>-seed{seed}.json")
-        runs[seed] = run
-    legacy = folder / LEGACY[routing]
-    if variant is None and 0 not in runs and legacy.is_file():
-        run = _run(legacy)
-        if run is not None and run["config"].get("routing") == routing:
-            runs[0] = run
+                             f"not the post's constant rate; name it {prefix}-<variant>-seed{name.seed}.json")
+        runs[name.seed] = run
+    if variant is None:
+        for path in first_recordings:
+            run = _run(path)
+            if run is None or run["config"].get("routing") != routing or run["config"]["lr_decay"] != 1.0:
+                continue
+            runs.setdefault(int(run["config"].get("seed", 0)), run)
     return dict(sorted(runs.items()))
 
 
 def per_epoch_stats(runs: dict[int, dict], metric: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """``(mean, sd, seeds)`` of ``metric`` per epoch over the runs evaluated every epoch.
+    """Mean and standard deviation of ``metric`` per epoch over the runs evaluated every epoch (chapters 07, 08).
 
-    ``sd`` is the sample standard deviation (``ddof=1``; zero for a single run).
+    Parameters
+    ----------
+    runs : dict of int to dict
+        Runs by seed, as :func:`recorded_seeds` returns them.
+    metric : str
+        One of :data:`METRICS`.
+
+    Returns
+    -------
+    mean : ndarray, shape (epochs,)
+        The mean over the runs with a per-epoch curve.
+    sd : ndarray, shape (epochs,)
+        The sample standard deviation (``ddof=1``; zero for a single run).
+    seeds : list of int
+        The seeds averaged.
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is unknown or no run was evaluated every epoch.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -91,7 +144,29 @@ def per_epoch_stats(runs: dict[int, dict], metric: str) -> tuple[np.ndarray, np.
 
 
 def final_stats(runs: dict[int, dict], metric: str) -> tuple[float, float, int]:
-    """``(mean, sd, n)`` of ``metric`` of the final models over all runs (``ddof=1``)."""
+    """Mean and standard deviation of ``metric`` of the final models over all runs (chapters 07, 08).
+
+    Parameters
+    ----------
+    runs : dict of int to dict
+        Runs by seed, as :func:`recorded_seeds` returns them.
+    metric : str
+        One of :data:`METRICS`.
+
+    Returns
+    -------
+    mean : float
+        The mean over the runs.
+    sd : float
+        The sample standard deviation (``ddof=1``; zero for a single run).
+    n : int
+        The number of runs.
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is unknown or ``runs`` is empty.
+    """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     values = np.array([r["final"][metric] for r in runs.values()], dtype=np.float64)
@@ -100,12 +175,31 @@ def final_stats(runs: dict[int, dict], metric: str) -> tuple[float, float, int]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0, int(values.size)
 
 
-def plot_bands(ax, runs: dict[int, dict], metric: str = "acc1", label: str = "", color: str = "C1",
+def plot_bands(ax: Axes, runs: dict[int, dict], metric: str = "acc1", label: str = "", color: str = "C1",
                ls: str = "-", lines: bool = True) -> list[int]:
-    """Draw ``metric`` per epoch on the matplotlib axes ``ax``: the mean over the runs evaluated
-    every epoch, a band of mean ± one sd, and (``lines=True``) each seed as a thin line.
+    """Draw ``metric`` per epoch: the mean over the seeds, a band of mean ± one sd, each seed thin (chapters 07, 08).
 
-    ``label`` gets " (N seeds)" appended.  Returns the seeds drawn.
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    runs : dict of int to dict
+        Runs by seed, as :func:`recorded_seeds` returns them; those evaluated every epoch are drawn.
+    metric : str, default "acc1"
+        One of :data:`METRICS`.
+    label : str, default ""
+        The legend label of the mean; " (N seeds)" is appended.
+    color : str, default "C1"
+        Matplotlib colour of the lines and the band.
+    ls : str, default "-"
+        Line style of the mean and the seeds' lines.
+    lines : bool, default True
+        Also draw each seed's curve as a thin line.
+
+    Returns
+    -------
+    list of int
+        The seeds drawn.
     """
     mean, sd, seeds = per_epoch_stats(runs, metric)
     epochs = np.arange(1, len(mean) + 1)

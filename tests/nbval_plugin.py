@@ -6,7 +6,8 @@ removes ``myst_nb.glue`` values from the stored outputs (they are pasted into th
 page's text instead), while a live kernel sends them as display data.  This plugin
 drops glue-only display data before nbval compares, so only real differences in
 output fail.  (nbval itself merges a cell's stream messages on both sides.)
-Load it with ``pytest -p kexue.nbval_plugin --nbval ...``.
+Load it from the repository root with ``python -m pytest -p tests.nbval_plugin --nbval ...``.
+It lives with the tests, not in the installed package, which never imports nbval.
 """
 from __future__ import annotations
 
