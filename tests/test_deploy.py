@@ -148,3 +148,128 @@ def test_crf_decode_matches_numpy_viterbi_with_constraints():
     got = crf.decode(torch.tensor(em), torch.tensor(mask), allowed=torch.tensor(allowed),
                      allowed_start=torch.tensor(a_start), allowed_end=torch.tensor(a_end)).numpy()
     np.testing.assert_array_equal(got, ref)
+
+
+# ----------------------------------------------------------------------------- experiment helpers
+def _tiny_experiments():
+    """``name -> function of no arguments`` running one experiment helper at a tiny scale on the CPU.
+
+    A helper that builds its model seeds it itself; for a helper that receives a model, the
+    model is built (seeded) inside the function, so every call starts from the same weights.
+    """
+    from kexue.activations import experiment as act_ex
+    from kexue.attention import experiment as att_ex
+    from kexue.capsule import experiment as caps_ex
+    from kexue.crf import experiment as crf_ex
+    from kexue.losses import experiment as loss_ex
+    from kexue.pmi import numpy_ref as pmi_ref
+    from kexue.pmi import torch as pmi_torch
+    from kexue.saliency import torch as sal
+    from kexue.seed import seed_everything
+
+    rng = np.random.default_rng(0)
+    img, lab = rng.integers(0, 256, size=(16, 28, 28), dtype=np.uint8), rng.integers(0, 3, size=16)
+    small, small_lab = rng.normal(size=(16, 8, 8)).astype(np.float32), rng.integers(0, 3, size=16)
+    chunks = [(rng.integers(1, 20, size=n), rng.integers(0, 4, size=n)) for n in (5, 3, 4, 6)]
+    ids = np.zeros((8, 6), dtype=np.int64)
+    for i, n in enumerate([6, 3, 4, 2, 5, 6, 1, 3]):
+        ids[i, :n] = rng.integers(1, 30, size=n)
+    y01 = np.array([0, 1] * 4)
+    seqs = [row[row > 0] for row in ids]
+    cfg = caps_ex.Config(n_train=16, n_test=8, width=0.125, epochs_cnn=1, epochs_caps=1, batch_size=8,
+                         lr=1e-3, routing="post", seed=0, threads=1)
+    pairs = pmi_ref.Pairs(i=np.array([0, 1, 2, 3]), j=np.array([1, 2, 3, 4]), x=np.array([5.0, 3.0, 2.0, 1.0]),
+                          pmi=np.array([0.5, -0.2, 0.1, 0.3]))
+
+    def lstm():                                   # a caller builds its model on the CPU
+        seed_everything(0, frameworks=["torch"])
+        with torch.device("cpu"):
+            return sal.SentimentLSTM(30, embed_dim=4, units=4, dropout=0.0)
+
+    def tagger():
+        seed_everything(0, frameworks=["torch"])
+        with torch.device("cpu"):
+            return crf_ex.Tagger(20, use_crf=True, dim=4, channels=4, layers=1)
+
+    def attention():
+        seed_everything(0, frameworks=["torch"])
+        with torch.device("cpu"):
+            return att.AttentionClassifier(30, dim=8, heads=2, size_per_head=4, dropout=0.0)
+
+    def capsule_net():
+        model = caps_ex.build_model("caps", cfg)
+        caps_ex.train_capsule_net(model, img[:, :, :].astype(np.float32) / 255, lab, 1, cfg)
+        return caps_ex.capsule_lengths(model, img[:8].astype(np.float32) / 255)
+
+    def review():
+        model = attention()
+        hist = att_ex.train_review_classifier(model, ids, y01, ids, y01, epochs=1, batch_size=4)
+        return hist.steps, att_ex.review_probabilities(model, ids)
+
+    def sentiment():
+        model = lstm()
+        rows = sal.train_sentiment_lstm(model, seqs, y01, epochs=1, batch_size=4, desc=None)
+        return rows, sal.sentiment_probabilities(model, seqs)
+
+    def saliency_scores():
+        model = lstm()
+        return (sal.hidden_states(model, seqs[0]), sal.occlusion_scores(model, seqs[0]),
+                sal.grad_x_input(model, seqs[0]), sal.integrated_gradients(model, seqs[0], n_steps=4).scores,
+                sal.batch_hidden_states(model, seqs))
+
+    def tags():
+        model = tagger()
+        losses_ = crf_ex.train_tagger(model, chunks, epochs=1, batch_size=2, desc=None)
+        return losses_, crf_ex.segment(model, ["天天向上", "好"], {ch: i + 2 for i, ch in enumerate("天向上好")})
+
+    return {
+        "losses.experiment.train_feature_net": lambda: loss_ex.train_feature_net(
+            "center", img, lab, img, lab, seed=0, epochs=1, batch_size=8).features,
+        "activations.experiment.train_mlp": lambda: act_ex.train_mlp(
+            "xmin", small, small_lab, small, small_lab, hidden=(4,), epochs=1, batch_size=8),
+        "crf.experiment.train_tagger + segment": tags,
+        "attention.experiment.train_review_classifier + review_probabilities": review,
+        "capsule.experiment.train_capsule_net + capsule_lengths": capsule_net,
+        "saliency.torch.train_sentiment_lstm + sentiment_probabilities": sentiment,
+        "saliency.torch hidden states and scores": saliency_scores,
+        "pmi.torch.train_simpler_glove": lambda: pmi_torch.train_simpler_glove(pairs, 5, 3, epochs=2, batch_size=2),
+    }
+
+
+EXPERIMENTS = _tiny_experiments()
+
+
+def _equal(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _equal(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _equal(x, y)
+    elif isinstance(a, str):
+        assert a == b
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_experiment_helpers_create_their_tensors_on_the_models_device(name):
+    """Run once normally, once with the default device set to ``meta``: a tensor made without
+    ``device=`` would land on meta and fail (or change the result); the results must be identical."""
+    expected = EXPERIMENTS[name]()
+    with torch.device("meta"):
+        got = EXPERIMENTS[name]()
+    _equal(got, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_experiment_helpers_run_on_cuda():
+    from kexue.saliency import torch as sal
+
+    model = sal.SentimentLSTM(30, embed_dim=4, units=4, dropout=0.0)
+    seqs = [np.array([1, 2, 3]), np.array([4, 5])]
+    sal.train_sentiment_lstm(model, seqs, np.array([0, 1]), epochs=1, batch_size=2, desc=None, device="cuda")
+    assert next(model.parameters()).device.type == "cuda"
+    assert sal.sentiment_probabilities(model, seqs).shape == (2,)

@@ -44,3 +44,25 @@ def test_resolver_rejects_a_missing_object():
     tree = ast.parse("class A:\n    def f(self):\n        pass\n\ndef g():\n    pass\n")
     assert _defined(tree, "A.f") and _defined(tree, "g")
     assert not _defined(tree, "A.g") and not _defined(tree, "f")
+
+
+def test_every_listing_of_a_kexue_object_links_to_its_api_entry():
+    """``scripts/api_links.py --check``: each `:pyobject:` listing from src/kexue has the caption
+    ``{py:obj}`kexue.<module>.<object>``` (the built-book test checks that the link resolves)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_links.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_api_caption_names_the_module_and_object():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("api_links", ROOT / "scripts" / "api_links.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = ROOT / "chapters" / "05-crf.md"
+    assert mod.dotted(page, "../src/kexue/crf/torch.py", "CRF.log_partition") == "kexue.crf.torch.CRF.log_partition"
+    assert mod.dotted(page, "../scripts/env.sh", "x") is None

@@ -215,8 +215,6 @@ KMEANS = _table([
     ("shapes", ValueError, "u and v must have the same dimension", {
         "numpy": lambda: km_ref.soft_kmeans_step(np.ones((5, 2)), np.ones((3, 3)), 1.0),
         "torch": lambda: km_torch.soft_kmeans_step(T(np.ones((5, 2))), T(np.ones((3, 3))), 1.0)}),
-    ("integer tensor", TypeError, "u_hat must be a floating-point tensor", {
-        "torch": lambda: km_torch.kmeans_routing(torch.ones(2, 3, 4, dtype=torch.long), 2)}),
 ])
 
 
