@@ -291,3 +291,10 @@ def test_fit_on_cuda_equals_cpu_within_float_tolerance():
         hist = T.fit(model, loss_fn, T.shuffled(len(X), 8), epochs=2, seed=1, lr=0.05, device=device, bar=False)
         runs[device] = hist.steps
     np.testing.assert_allclose(runs["cuda"], runs["cpu"], rtol=1e-9)
+
+
+def test_history_column_names_the_missing_key():
+    hist = T.History(epochs=[{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}])
+    assert hist.column("loss") == [0.5, 0.25] and T.History().column("loss") == []
+    with pytest.raises(KeyError, match=r"no column 'acc' in epoch 1; the rows have \['epoch', 'loss'\]"):
+        hist.column("acc")

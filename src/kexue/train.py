@@ -241,8 +241,17 @@ class History:
         Returns
         -------
         list of float
-            The value of ``key`` in each epoch's row, in order.
+            The value of ``key`` in each epoch's row, in order (empty before the first epoch).
+
+        Raises
+        ------
+        KeyError
+            If an epoch's row has no ``key``, naming the keys it has.
         """
+        missing = [row for row in self.epochs if key not in row]
+        if missing:
+            raise KeyError(f"no column {key!r} in epoch {missing[0].get('epoch')}; "
+                           f"the rows have {sorted(missing[0])}")
         return [row[key] for row in self.epochs]
 
 
