@@ -5,8 +5,9 @@ post's scale (all 60,000 training images, full-width trunk, CNN 20 epochs,
 capsule 10 epochs, Adam 1e-3, batch 128, routing "post").  Writes a JSON file
 with the chapter's metric names plus the command, date, seconds and versions::
 
-    python experiments/capsule_two_digits.py                         # -> experiments/results/07-full.json
-    python experiments/capsule_two_digits.py --routing kmeans --kinds caps --out experiments/results/08-full.json
+    python experiments/capsule_two_digits.py                   # -> experiments/results/07-full-post-seed0.json
+    python experiments/capsule_two_digits.py --routing kmeans --kinds caps --seed 1 \
+        --out experiments/results/08-full-kmeans-seed1.json
     python experiments/capsule_two_digits.py --n-train 512 --n-test 200 --width 0.25 \\
         --epochs-cnn 1 --epochs-caps 1 --out /tmp/07-tiny.json       # a smoke test
 
@@ -33,7 +34,12 @@ from kexue.capsule.numpy_ref import ROUTINGS  # noqa: E402
 from kexue.results import run_info  # noqa: E402
 
 MODEL_SPECIFIC = {"epochs_cnn", "epochs_caps", "routing"}
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "07-full.json"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def default_out(routing: str, seed: int) -> Path:
+    """``experiments/results/07-full-<routing>-seed<S>.json``: the naming scheme of kexue.results.parse_run_name."""
+    return RESULTS / f"07-full-{routing}-seed{seed}.json"
 
 
 def merge(parts: list[dict]) -> dict:
@@ -90,12 +96,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--out", type=Path, default=None,
+                   help="results file (default: experiments/results/07-full-<routing>-seed<S>.json)")
     p.add_argument("--per-epoch", action="store_true",
                    help="also evaluate after every epoch (same training and final numbers; slower)")
     p.add_argument("--merge", type=Path, nargs="+", metavar="PART",
                    help="merge results files of separately trained models into --out (no training)")
     a = p.parse_args(argv)
+    if a.out is None:
+        a.out = default_out(a.routing, a.seed)
     if a.merge:
         out = merge([json.loads(f.read_text()) for f in a.merge])
         a.out.write_text(json.dumps(out, indent=2) + "\n")

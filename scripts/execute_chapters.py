@@ -14,6 +14,14 @@ besides its own text: ``src/kexue``, the recorded results, the requirements and
 ``scripts/env.sh``. When any of those changes the whole cache is dropped, so it never serves
 outputs made with other code.
 
+**live numbers.** In the build pass each chapter's ``kexue.record("NN", ...)`` writes into a
+folder of its own execution (``KEXUE_RESULTS_DIR``); the numbers are stored in the chapter's
+cache entry (its ``data["recorded"]``), so they belong to the executed notebook the book shows.
+The results page reads them from there (:func:`cached_results`), never from
+``_build/results``, which any ``record()`` call in the repository may overwrite. The build
+pass copies each chapter's cached numbers to ``_build/results/NN.json`` and restores a file
+there that does not match its chapter's cached execution, saying so.
+
 **isa pass.** Every chapter runs again with PyTorch's, oneDNN's, MKL's, OpenBLAS' and numpy's
 CPU kernels capped one level below what the machine offers (see :data:`ISA_PROFILES`; on an
 AVX-512 machine: AVX2, as on most laptops; ``--isa sse41`` caps lower still): a stand-in for
@@ -34,6 +42,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -143,6 +152,10 @@ def execute(path: str, extra_env: dict[str, str]) -> dict:
     from nbclient.exceptions import CellExecutionError
 
     os.environ.update(extra_env)
+    own = "KEXUE_RESULTS_DIR" not in extra_env       # the build pass: record() writes into this execution's folder
+    if own:
+        os.environ["KEXUE_RESULTS_DIR"] = tempfile.mkdtemp(prefix=f"kexue-{Path(path).stem[:2]}-")
+    results_dir = Path(os.environ["KEXUE_RESULTS_DIR"]) if own else None
     nb = read_notebook(Path(path))
     client = NotebookClient(nb, timeout=TIMEOUT, allow_errors=False, kernel_name="python3", record_timing=False,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],   # no "running over TCP" notice
@@ -165,8 +178,64 @@ def execute(path: str, extra_env: dict[str, str]) -> dict:
     except Exception as exc:  # timeouts, dead kernels
         error = f"{type(exc).__name__}: {exc}"[-3000:]
     seconds = time.perf_counter() - start
+    recorded = None
+    if results_dir is not None:
+        own_file = results_dir / f"{Path(path).name[:2]}.json"
+        if own_file.is_file():
+            recorded = json.loads(own_file.read_text())["metrics"]
+        shutil.rmtree(results_dir, ignore_errors=True)
+        del os.environ["KEXUE_RESULTS_DIR"]
     return dict(path=path, nb=nb, seconds=round(seconds, 1), peak_rss_mb=round(max(peak), 1) if peak else None,
-                error=error)
+                error=error, recorded=recorded)
+
+
+def cached_results(paths: list[Path], cache_dir: Path = CACHE) -> dict[str, dict | None]:
+    """The live numbers of each chapter, as its cached execution recorded them: ``{"NN": metrics}``.
+
+    A chapter's entry is ``None`` when the cache holds no execution of its current code, or one
+    made before executions stored their numbers; ``{}`` when its execution recorded nothing."""
+    out: dict[str, dict | None] = {p.name[:2]: None for p in paths}
+    if not (Path(cache_dir) / "global.db").is_file():
+        return out
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    for p in paths:
+        try:
+            record = cache.match_cache_notebook(read_notebook(p))
+        except KeyError:
+            continue
+        data = record.data or {}
+        if "recorded" in data:
+            out[p.name[:2]] = data["recorded"] or {}
+    return out
+
+
+def results_file_text(chapter: str, metrics: dict) -> str:
+    """``_build/results/NN.json`` as :func:`kexue.record` writes it."""
+    return json.dumps({"chapter": chapter, "metrics": metrics}, indent=2, sort_keys=True) + "\n"
+
+
+def restore_results(paths: list[Path], cache_dir: Path = CACHE, folder: Path = BUILD / "results") -> list[str]:
+    """Write each cached chapter's numbers to ``folder/NN.json`` where that file differs from them
+    (a ``record()`` call outside the build overwrote it); returns the chapters restored."""
+    restored = []
+    for nn, metrics in cached_results(paths, cache_dir).items():
+        if not metrics:
+            continue
+        path = folder / f"{nn}.json"
+        try:
+            same = json.loads(path.read_text())["metrics"] == metrics
+        except (OSError, ValueError, KeyError, TypeError):
+            same = False
+        if not same:
+            folder.mkdir(parents=True, exist_ok=True)
+            if path.is_file():
+                print(f"execute: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} does not match "
+                      f"chapter {nn}'s cached execution (a kexue.record call outside the build?): restored")
+            path.write_text(results_file_text(nn, metrics))
+            restored.append(nn)
+    return restored
 
 
 def text_outputs(nb) -> dict[str, str]:
@@ -295,10 +364,14 @@ def main(argv: list[str] | None = None) -> int:
         todo = []
         for p in paths:
             try:
-                cache.match_cache_notebook(read_notebook(p))
-                print(f"execute: {p.stem}: cached (code and inputs unchanged)")
+                record = cache.match_cache_notebook(read_notebook(p))
             except KeyError:
                 todo.append(p)
+                continue
+            if "recorded" not in (record.data or {}):     # cached before executions stored their numbers
+                todo.append(p)
+                continue
+            print(f"execute: {p.stem}: cached (code and inputs unchanged)")
     # longest first (by the last timings; the capsule chapters at the end of the book are the longest)
     previous = {n: max(t.get(k, {}).get("seconds", 0) for k in ("build", "isa")) for n, t in timings["chapters"].items()}
     todo = sorted(todo, key=lambda p: (previous.get(p.name[:2], 0), p.name), reverse=True)
@@ -321,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"execute: {name}: FAILED after {r['seconds']} s\n{r['error']}", flush=True)
                 continue
             if a.which == "build":
-                cache.cache_notebook_bundle(CacheBundleIn(r["nb"], r["path"], data={"execution_seconds": r["seconds"]}),
+                cache.cache_notebook_bundle(CacheBundleIn(r["nb"], r["path"], data={"execution_seconds": r["seconds"],
+                                                                                   "recorded": r["recorded"]}),
                                             check_validity=False, overwrite=True)
             else:
                 entry["vs_build"] = compare_with_build(name, r["nb"])
@@ -333,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.which == "isa":
         timings["isa_settings"] = dict(isa_env, profile=isa)
     TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+    if a.which == "build":
+        restore_results(paths)
     if failed:
         print(f"execute: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -23,10 +23,10 @@ def _write(folder, name, routing, curve, final=None, per_epoch=True, lr_decay=No
 def test_seeds_are_gathered_and_summarised(tmp_path):
     _write(tmp_path, "07-full-post-seed1.json", "post", [0.5, 0.7])
     _write(tmp_path, "07-full-post-seed2.json", "post", [0.6, 0.9])
-    _write(tmp_path, "07-full.json", "post", [0.4, 0.8])                  # the first recording: seed 0
+    _write(tmp_path, "07-full-post-seed0.json", "post", [0.4, 0.8])       # seed 0 is named like the others
     _write(tmp_path, "08-full-kmeans-seed1.json", "kmeans", [0.9, 0.95])
     runs = S.recorded_seeds("post", tmp_path)
-    assert list(runs) == [0, 1, 2] and runs[0]["file"] == "07-full.json"
+    assert list(runs) == [0, 1, 2] and runs[0]["file"] == "07-full-post-seed0.json"
     mean, sd, seeds = S.per_epoch_stats(runs, "acc1")
     np.testing.assert_allclose(mean, [0.5, 0.8])
     np.testing.assert_allclose(sd, [np.std([0.4, 0.5, 0.6], ddof=1), np.std([0.8, 0.7, 0.9], ddof=1)])
@@ -35,14 +35,18 @@ def test_seeds_are_gathered_and_summarised(tmp_path):
     assert list(S.recorded_seeds("kmeans", tmp_path)) == [1]
 
 
-def test_a_new_seed_0_replaces_the_first_recording(tmp_path):
+def test_a_capsule_run_without_routing_and_seed_in_its_name_is_refused(tmp_path):
+    """One naming scheme: the old first recording `07-full.json` would be a seed-0 run outside its group."""
+    _write(tmp_path, "07-full-post-seed1.json", "post", [0.3, 0.6])
     _write(tmp_path, "07-full.json", "post", [0.4, 0.8])
-    _write(tmp_path, "07-full-post-seed0.json", "post", [0.3, 0.6])
-    assert S.recorded_seeds("post", tmp_path)[0]["file"] == "07-full-post-seed0.json"
+    with pytest.raises(ValueError, match=r"07-full\.json is a capsule run without its routing and seed"):
+        S.recorded_seeds("post", tmp_path)
+    (tmp_path / "07-full.json").write_text(json.dumps({"metrics": {"f1": 0.5}}))   # not a capsule run: no routing
+    assert list(S.recorded_seeds("post", tmp_path)) == [1]
 
 
 def test_runs_without_a_curve_count_only_for_the_final_numbers(tmp_path):
-    _write(tmp_path, "08-full.json", "kmeans", [0.9], final=0.95, per_epoch=False)
+    _write(tmp_path, "08-full-kmeans-seed0.json", "kmeans", [0.9], final=0.95, per_epoch=False)
     _write(tmp_path, "08-full-kmeans-seed1.json", "kmeans", [0.9, 0.97])
     runs = S.recorded_seeds("kmeans", tmp_path)
     assert S.per_epoch_stats(runs, "acc1")[2] == [1]
@@ -98,17 +102,6 @@ def test_other_variants_and_kinds_are_left_out(tmp_path):
     (tmp_path / "07-live-cnn-seeds.json").write_text("{}")            # another kind: never read
     assert list(S.recorded_seeds("post", tmp_path)) == [1]
     assert list(S.recorded_seeds("post", tmp_path, variant="long")) == [3]
-
-
-def test_a_first_recording_counts_for_the_seed_of_its_configuration(tmp_path):
-    _write(tmp_path, "07-full.json", "post", [0.4, 0.8])
-    rec = json.loads((tmp_path / "07-full.json").read_text())
-    rec["config"]["seed"] = 5
-    (tmp_path / "07-full.json").write_text(json.dumps(rec))
-    assert list(S.recorded_seeds("post", tmp_path)) == [5]
-    _write(tmp_path, "08-full.json", "kmeans", [0.9])                  # another routing's first recording
-    assert list(S.recorded_seeds("kmeans", tmp_path)) == [0]
-    assert list(S.recorded_seeds("post", tmp_path, variant="lrdecay")) == []
 
 
 def test_a_misnamed_file_is_refused(tmp_path):

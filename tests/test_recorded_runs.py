@@ -45,7 +45,7 @@ def _assert_close_calls(text: str):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_no_chapter_asserts_a_live_run_equals_a_recorded_one(path):
-    """book/conventions.md: across machines a live training run is compared statistically or not at all."""
+    """CONTRIBUTING.md: across machines a live training run is compared statistically or not at all."""
     offending = [call for call in _assert_close_calls(path.read_text()) if RECORDED_NAMES.search(call)]
     assert not offending, f"{path.name}: assert_close against a recorded run: {offending[0][:200]}"
 
@@ -71,7 +71,8 @@ from kexue.results import ROUTING_NAMES, RunName, parse_run_name  # noqa: E402
 
 
 @pytest.mark.parametrize("name,expected", [
-    ("07-full.json", RunName("07", "full")),
+    ("07-full.json", RunName("07", "full")),                               # a run of no routing (05-full.json)
+    ("07-full-post-seed0.json", RunName("07", "full", "post", None, 0)),
     ("07-full-post-seed1.json", RunName("07", "full", "post", None, 1)),
     ("07-full-post-lrdecay-seed0.json", RunName("07", "full", "post", "lrdecay", 0)),
     ("07-full-post-long-seed1.json", RunName("07", "full", "post", "long", 1)),
@@ -92,7 +93,7 @@ def test_parse_run_name(name, expected):
 
 @pytest.mark.parametrize("name", ["7-full.json", "07-Full.json", "07-full.jsonx", "07-full--x.json", "07_full.json",
                                   "07-full-post-seed1-x.json", "07-full-post-seed.json.bak", "07.json", "07-full-seed-1.json",
-                                  "07-full-seed.json"])
+                                  "07-full-seed.json", "07-full-post.json", "08-full-kmeans-lrdecay.json"])
 def test_parse_run_name_refuses_other_names(name):
     with pytest.raises(ValueError, match="is not a recorded-run file name"):
         parse_run_name(name)
@@ -109,6 +110,9 @@ def test_every_recorded_file_name_parses_and_agrees_with_its_configuration(path)
     assert name.file_name == path.name
     config = json.loads(path.read_text()).get("config")
     if isinstance(config, dict):
+        if "routing" in config:       # one scheme: a run of a routing is NN-<kind>-<routing>[-<variant>]-seed<S>.json
+            assert name.routing is not None and name.seed is not None, \
+                f"{path.name}: name it {name.chapter}-{name.kind}-{config['routing']}-seed{config.get('seed', 0)}.json"
         if name.routing is not None:
             assert config.get("routing") == name.routing, path.name
         if name.seed is not None:

@@ -160,5 +160,5 @@ def test_load_recorded(book):
 
 def test_load_recorded_outside_a_book(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="07-full.json not found: no book repository"):
-        results.load_recorded("07-full.json")
+    with pytest.raises(FileNotFoundError, match="07-full-post-seed0.json not found: no book repository"):
+        results.load_recorded("07-full-post-seed0.json")

@@ -115,10 +115,11 @@ _RUN_NAME = re.compile(
 class RunName:
     """What a recorded run's file name in ``experiments/results`` says about the run.
 
-    The pattern is ``NN-<kind>[-<routing>][-<variant>][-seed<S>].json``:
-    ``07-full.json``, ``07-full-post-seed1.json``, ``07-full-post-lrdecay-seed0.json``,
-    ``08-full-kmeans-seed2.json``, ``06-full-keeplast.json``, ``02-probes.json``,
-    ``07-live-cnn-seeds.json``.
+    Two forms: one run of one seed of a capsule routing, ``NN-<kind>-<routing>[-<variant>]-seed<S>.json``
+    (``07-full-post-seed0.json``, ``07-full-post-lrdecay-seed0.json``, ``08-full-kmeans-seed2.json``:
+    every seed of a routing, seed 0 included, is named so, and the seeds of one name without its
+    seed form one group), and any other run, ``NN-<kind>[-<variant>][-seed<S>].json``
+    (``05-full.json``, ``06-full-keeplast.json``, ``02-probes.json``, ``07-live-cnn-seeds.json``).
 
     Parameters
     ----------
@@ -128,13 +129,13 @@ class RunName:
         ``"full"`` (the post's scale), ``"live"`` (the chapter's scale, several seeds in one
         file), or another lower-case word (``"probes"``).
     routing : str or None
-        A capsule routing from :data:`ROUTING_NAMES`, or ``None``.
+        A capsule routing from :data:`ROUTING_NAMES` (its runs always name their seed), or ``None``.
     variant : str or None
         A lower-case label of a variant of the recipe (``"lrdecay"``, ``"keeplast"``,
         ``"cnn-seeds"``), or ``None`` for the recipe itself.
     seed : int or None
         The seed of a one-seed run (``-seed<S>``); ``None`` when the name carries none (a
-        file holding several seeds, or a first recording whose configuration says its seed).
+        file holding several seeds, or a run without seeds).
     """
 
     chapter: str
@@ -167,7 +168,8 @@ def parse_run_name(path: str | os.PathLike) -> RunName:
     Raises
     ------
     ValueError
-        If the name does not follow ``NN-<kind>[-<routing>][-<variant>][-seed<S>].json``.
+        If the name does not follow ``NN-<kind>-<routing>[-<variant>]-seed<S>.json`` or
+        ``NN-<kind>[-<variant>][-seed<S>].json`` (a routing without a seed is refused).
     TypeError
         If ``path`` is not a string or a path.
     """
@@ -175,9 +177,13 @@ def parse_run_name(path: str | os.PathLike) -> RunName:
         raise TypeError(f"path must be a file name or a path, got {type(path).__name__}")
     name = Path(path).name
     m = _RUN_NAME.fullmatch(name)
+    if m is not None and m["routing"] is not None and m["seed"] is None:
+        raise ValueError(f"{name!r} is not a recorded-run file name: a run of the {m['routing']!r} routing names its "
+                         f"seed, e.g. '{m['chapter']}-{m['kind']}-{m['routing']}-seed0.json'")
     if m is None:
         raise ValueError(f"{name!r} is not a recorded-run file name: expected "
-                         "NN-<kind>[-<routing>][-<variant>][-seed<S>].json in lower case, "
+                         "NN-<kind>-<routing>[-<variant>]-seed<S>.json or NN-<kind>[-<variant>][-seed<S>].json "
+                         "in lower case, "
                          "e.g. '07-full-post-seed1.json' or '06-full-keeplast.json'")
     return RunName(chapter=m["chapter"], kind=m["kind"], routing=m["routing"], variant=m["variant"],
                    seed=None if m["seed"] is None else int(m["seed"]))
@@ -189,7 +195,7 @@ def load_recorded(name: str, root: str | os.PathLike | None = None) -> dict:
     Parameters
     ----------
     name : str
-        The file's name, e.g. ``"07-full.json"`` (no folder).
+        The file's name, e.g. ``"07-full-post-seed0.json"`` (no folder).
     root : str or os.PathLike, optional
         The book root; found from the working directory by default.
 
@@ -207,7 +213,7 @@ def load_recorded(name: str, root: str | os.PathLike | None = None) -> dict:
         clone of the book or the file is missing.
     """
     if not isinstance(name, str) or not name.endswith(".json") or "/" in name:
-        raise ValueError(f"name must be a file name in experiments/results such as '07-full.json', got {name!r}")
+        raise ValueError(f"name must be a file name in experiments/results such as '07-full-post-seed0.json', got {name!r}")
     try:
         base = Path(root) if root is not None else book_root()
     except FileNotFoundError:

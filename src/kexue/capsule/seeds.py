@@ -8,13 +8,10 @@ without importing any framework::
     mean, sd, seeds = per_epoch_stats(runs, "acc1")
 
 Files (named as :func:`kexue.results.parse_run_name` reads them): ``07-full-post-seed<S>.json``
-and ``08-full-kmeans-seed<S>.json`` in ``experiments/results``; the first recordings,
-``07-full.json`` (routing ``"post"``, evaluated every epoch) and ``08-full.json`` (routing
-``"kmeans"``, final numbers only), carry no seed in their names and count for the seed of their
-configuration (0) where no newer file of that seed exists.  A labelled variant of the recipe
-(e.g. a decaying learning rate, ``--lr-decay``) is filed as ``<prefix>-<variant>-seed<S>.json``
-and gathered only on request (``recorded_seeds("post", variant="lrdecay")``), never averaged in
-with the post's recipe.
+and ``08-full-kmeans-seed<S>.json`` in ``experiments/results``, seed 0 included.  A labelled
+variant of the recipe (e.g. a decaying learning rate, ``--lr-decay``) is filed as
+``<prefix>-<variant>-seed<S>.json`` and gathered only on request
+(``recorded_seeds("post", variant="lrdecay")``), never averaged in with the post's recipe.
 """
 from __future__ import annotations
 
@@ -73,8 +70,9 @@ def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str 
     Raises
     ------
     ValueError
-        If ``routing`` has no recorded runs, ``variant`` is not a lower-case word, or a run
-        filed under the recipe's name was trained with a decaying learning rate.
+        If ``routing`` has no recorded runs, ``variant`` is not a lower-case word, a run
+        filed under the recipe's name was trained with a decaying learning rate, or a capsule
+        run's file name lacks its routing and seed (the old ``07-full.json``).
     """
     if routing not in PREFIX:
         raise ValueError(f"no recorded full-scale runs for routing {routing!r}; choose one of {sorted(PREFIX)}")
@@ -83,15 +81,12 @@ def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str 
     folder = Path(folder) if folder is not None else book_root() / "experiments" / "results"
     prefix = PREFIX[routing] if variant is None else f"{PREFIX[routing]}-{variant}"
     runs: dict[int, dict] = {}
-    first_recordings: list[Path] = []
     for path in sorted(folder.glob(f"{CHAPTER[routing]}-full*.json")):
         name = parse_run_name(path)
-        if name.kind != "full":
-            continue
-        if name.routing is None and name.variant is None and name.seed is None:
-            first_recordings.append(path)           # e.g. 07-full.json: its configuration names routing and seed
-            continue
-        if name.routing != routing or name.variant != variant or name.seed is None:
+        if name.kind == "full" and name.routing is None and "routing" in json.loads(path.read_text()).get("config", {}):
+            raise ValueError(f"{path.name} is a capsule run without its routing and seed in its name; name it "
+                             f"{name.chapter}-full-<routing>-seed<S>.json as its configuration says")
+        if name.kind != "full" or name.routing != routing or name.variant != variant or name.seed is None:
             continue
         run = _run(path)
         if run is None:
@@ -100,12 +95,6 @@ def recorded_seeds(routing: str, folder: str | Path | None = None, variant: str 
             raise ValueError(f"{path.name} was trained with lr_decay {run['config']['lr_decay']}, "
                              f"not the post's constant rate; name it {prefix}-<variant>-seed{name.seed}.json")
         runs[name.seed] = run
-    if variant is None:
-        for path in first_recordings:
-            run = _run(path)
-            if run is None or run["config"].get("routing") != routing or run["config"]["lr_decay"] != 1.0:
-                continue
-            runs.setdefault(int(run["config"].get("seed", 0)), run)
     return dict(sorted(runs.items()))
 
 
