@@ -3,8 +3,10 @@
 Shared by `tests/test_reader_text.py` (the Markdown sources) and
 `tests/book/test_built_book.py` (the built HTML). Each pattern is narrow enough not to
 match ordinary machine-learning vocabulary: "target" alone (a label), "budget" alone
-(the score budget of chapter 02) and "issue" alone are allowed; only their
-project-management uses are not.
+(the score budget of chapter 02), "issue" alone, "machine" alone ("machine learning",
+"machine translation", "a machine like the one that built the pages") and "probe" as a
+word of code (``for run in probes["probes"]``) are allowed; only their uses about how the
+book was made are not.
 """
 import re
 
@@ -19,6 +21,16 @@ PROCESS_PATTERNS = [
     r"\bdone when\b",
     r"\bacceptance criteri",
     r"\bdigest writer\b",
+    # the machine the book was built on, not the reader's
+    r"\bshared (?:(?:\d+|two)[- ]core )?(?:machine|cpu|computer)\b",       # "Time and the shared machine"
+    r"\b(?:2|two)[- ]core\b",                                             # "on the 2-core machine"
+    r"\bbusy\b[^.\n]{0,30}\bmachine\b",                                  # "on the busy 2-core machine"
+    r"\b(?:this|our|the development|the build) machine\b",                # "on this two-core machine"
+    # experiments run while writing, outside the page
+    r"\bin (?:a |the |our |these )?probes?\b(?=[ ,;:)]|\.(?:\s|$)|$)",   # "in a probe", "In probes outside"
+    r"\bprobes? outside\b",
+    r"(?<!of )\bthe book keeps\b",                                      # "the book keeps the post's recipe"
+    r"\bfor chapter authors\b",
 ]
 PROCESS_RE = re.compile("|".join(f"(?:{p})" for p in PROCESS_PATTERNS), re.IGNORECASE)
 

@@ -3,7 +3,7 @@
 Bars go to standard output (not stderr, which the book renders like a warning).
 Timings are printed as ``wall 12.3 s``: the test suite masks exactly that
 pattern (and the bar's rate/eta bracket) when it checks that a second run of a
-chapter prints the same output as the first.  See ``book/conventions.md``.
+chapter prints the same output as the first.  See ``CONTRIBUTING.md``.
 """
 from __future__ import annotations
 

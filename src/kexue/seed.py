@@ -1,6 +1,6 @@
 """One call to seed every random number generator the book uses.
 
-Used by every chapter; see the conventions page (``book/conventions.md``).
+Used by every chapter; see ``CONTRIBUTING.md``.
 Frameworks are seeded only if they are already imported (or named explicitly),
 so calling this never pulls in TensorFlow or PyTorch by itself.
 """

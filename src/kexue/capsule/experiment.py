@@ -127,7 +127,8 @@ LIVE = Config(n_train=20000, n_test=2000, width=0.5, epochs_cnn=4, epochs_caps=4
               routing="post", seed=0, threads=1)
 """The reduced scale that chapters 07 and 08 train live (and ``experiments/routing_seeds.py``
 repeats over seeds): a third of the training images, half the trunk's width, 4 epochs,
-one thread (two oversubscribe a shared 2-core machine, and the numbers depend on it)."""
+one thread (the numbers depend on the thread count; with one thread each, the chapter's two
+models train side by side)."""
 
 
 # ----------------------------------------------------------------------------- data and metrics

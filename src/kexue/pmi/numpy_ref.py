@@ -804,7 +804,7 @@ def train_simpler_glove(pairs: Pairs, n_words: int, dim: int, *, epochs: int = 1
 
 # ----------------------------------------------------------------------------- baseline
 def _one_blas_thread() -> AbstractContextManager:
-    """Run BLAS/LAPACK single-threaded: on a shared 2-core machine a threaded QR can be 30× slower."""
+    """Run BLAS/LAPACK single-threaded: when other work holds the cores, a threaded QR can be far slower."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
