@@ -172,3 +172,31 @@ def test_keras_dense_with_xmin_roundtrips_through_dot_keras(tmp_path):
     np.testing.assert_allclose(np.asarray(back(x)), out, rtol=1e-6)
     np.testing.assert_allclose(out, R.xmin(x @ np.asarray(model.layers[-1].kernel) + np.asarray(model.layers[-1].bias)),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_two_torch_linear_layers_equal_one_linear_with_product_weights():
+    """Eq. (affine-collapse) with real layers: Linear∘Linear = one Linear(W2 W1, W2 b1 + b2); not with a ReLU between."""
+    torch.manual_seed(1)
+    layer1, layer2 = torch.nn.Linear(7, 11).double(), torch.nn.Linear(11, 3).double()
+    merged = torch.nn.Linear(7, 3).double()
+    with torch.no_grad():
+        merged.weight.copy_(layer2.weight @ layer1.weight)
+        merged.bias.copy_(layer2.weight @ layer1.bias + layer2.bias)
+        x = torch.randn(64, 7, dtype=torch.float64)
+        torch.testing.assert_close(layer2(layer1(x)), merged(x), atol=1e-12, rtol=0)
+        assert (layer2(torch.relu(layer1(x))) - merged(x)).abs().max() > 0.1
+
+
+def test_tied_glu_is_torch_silu_and_untied_is_not():
+    """GLU with W1 = W2, b1 = b2 equals torch's SiLU and torch's own GLU; an untied GLU does not."""
+    F = torch.nn.functional
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((32, 6)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    w2, b2 = rng.standard_normal((6, 5)), rng.standard_normal(5)
+    h = torch.tensor(x @ w + b)
+    silu = F.silu(h).numpy()
+    np.testing.assert_allclose(R.glu(x, w, b, w, b), silu, atol=1e-13, rtol=0)
+    np.testing.assert_allclose(F.glu(torch.cat([h, h], dim=1), dim=1).numpy(), silu, atol=1e-13, rtol=0)
+    untied = F.glu(torch.cat([h, torch.tensor(x @ w2 + b2)], dim=1), dim=1).numpy()
+    np.testing.assert_allclose(R.glu(x, w, b, w2, b2), untied, atol=1e-13, rtol=0)
+    assert np.abs(untied - silu).max() > 0.1

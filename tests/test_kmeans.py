@@ -197,3 +197,45 @@ def test_bad_shapes_and_values():
         km.soft_kmeans(np.ones((4, 2)), np.ones((2, 2)), 1.0, -1)
     with pytest.raises(ValueError, match="empty"):
         km.smooth_max([], 1.0)
+
+
+def test_gradient_descent_drives_raw_loss_to_minus_infinity_normalised_loss_stays_bounded():
+    """Claim 4 by an optimiser: plain gradient steps on the centre (autograd, SGD) push the raw
+    inner-product loss below any bound, at an undiminished rate, while the same steps on the
+    normalised loss never pass its analytic lower bound and settle at its minimum -|S|."""
+    torch = pytest.importorskip("torch")
+    from kexue.kmeans import torch as kt
+
+    u, c = _cluster(seed=13)
+    S = c @ u
+    start = np.random.default_rng(14).normal(size=u.shape[1])
+    ut, ct = torch.tensor(u), torch.tensor(c)
+
+    def descend(loss, steps=600, lr=0.1):
+        v = torch.tensor(start, requires_grad=True)
+        opt = torch.optim.SGD([v], lr=lr)
+        history = []
+        for _ in range(steps):
+            opt.zero_grad()
+            value = loss(v)
+            value.backward()
+            history.append(value.item())
+            opt.step()
+        return np.array(history), v.detach().numpy()
+
+    raw, v_raw = descend(lambda v: -(ct * (ut @ v)).sum())
+    falls = -np.diff(raw)
+    assert falls.min() > 0                                     # it falls at every step ...
+    assert falls[-1] == pytest.approx(falls[0], rel=1e-9)      # ... and does not slow down
+    for bound in (1e2, 1e3, 1e4):                              # below every bound, given steps
+        assert raw.min() < -bound
+    assert np.linalg.norm(v_raw) > 100 * np.linalg.norm(start)
+    # the numpy loss at the optimiser's last centre, against the closed form of the walk v = start + t·lr·S
+    assert km.raw_ip_loss(v_raw, u, c) == pytest.approx(km.raw_ip_loss(start, u, c) - 600 * 0.1 * (S @ S), rel=1e-9)
+
+    nip, v_nip = descend(lambda v: kt.normalized_ip_loss(v, ut, ct))
+    assert nip.min() >= -(c @ np.linalg.norm(u, axis=1))      # Cauchy–Schwarz: never below -Σ c_i |u_i|
+    assert nip.min() >= -np.linalg.norm(S) - 1e-12             # nor below the minimum -|S|
+    assert nip[-1] == pytest.approx(-np.linalg.norm(S), abs=1e-9)
+    assert np.linalg.norm(v_nip) < 2 * np.linalg.norm(start)   # the centre stays bounded
+    assert km.normalized_ip_loss(v_nip, u, c) == pytest.approx(-np.linalg.norm(S), abs=1e-9)

@@ -66,3 +66,33 @@ def test_api_caption_names_the_module_and_object():
     page = ROOT / "chapters" / "05-crf.md"
     assert mod.dotted(page, "../src/kexue/crf/torch.py", "CRF.log_partition") == "kexue.crf.torch.CRF.log_partition"
     assert mod.dotted(page, "../scripts/env.sh", "x") is None
+
+
+def test_listings_show_the_code_without_the_docstring():
+    """Applied the way Sphinx applies ``:pyobject:`` then ``:lines:``, each kexue listing keeps its
+    ``def``/``class`` line and its last line and drops the docstring (which the API page renders)."""
+    import ast
+
+    from sphinx.pycode import ModuleAnalyzer
+    from sphinx.util import parselinenos
+
+    checked = 0
+    for page in sorted(ROOT.glob("chapters/*.md")):
+        for m in INCLUDE.finditer(page.read_text()):
+            obj = re.search(r"^:pyobject:\s*(\S+)", m["options"], re.M)
+            spec = re.search(r"^:lines:\s*(\S+)", m["options"], re.M)
+            path = (page.parent / m["path"]).resolve()
+            if not obj or "src/kexue" not in str(path) or not spec:
+                continue
+            start, end = ModuleAnalyzer.for_file(str(path), "").find_tags()[obj.group(1)][1:]
+            lines = path.read_text().splitlines()[start - 1:end]
+            shown = [lines[i] for i in parselinenos(spec.group(1), len(lines))]
+            node = ast.parse(path.read_text())
+            for part in obj.group(1).split("."):
+                node = next(n for n in node.body if getattr(n, "name", None) == part)
+            doc = ast.get_docstring(node)
+            assert doc and doc.splitlines()[0].strip() not in "\n".join(shown), f"{page.name}: {obj.group(1)}"
+            assert any(s.lstrip().startswith(("def ", "class ", "async def ")) for s in shown)
+            assert shown[-1] == lines[-1]
+            checked += 1
+    assert checked > 20

@@ -367,3 +367,68 @@ def test_pearson_of_pmi_profiles_is_cosine_after_cholesky_map():
     assert np.abs(pmi.pearson_map(V, 20) - U).max() > 1e-3
     with pytest.raises(ValueError, match="top_n must be in"):
         pmi.pearson_map(V, 1)
+
+
+def _functional_equation_null_space(n_grid: int) -> np.ndarray:
+    """Orthonormal basis of {h on 0..n_grid-1 : h(x+y-z) - h(x) - h(y) + h(z) = 0 for all grid triples}."""
+    t = np.arange(n_grid)
+    x, y, z = (a.ravel() for a in np.meshgrid(t, t, t, indexing="ij"))
+    keep = (x + y - z >= 0) & (x + y - z < n_grid)
+    A = np.zeros((keep.sum(), n_grid))
+    rows = np.arange(keep.sum())
+    for col, sign in ((x + y - z, 1.0), (x, -1.0), (y, -1.0), (z, 1.0)):
+        np.add.at(A, (rows, col[keep]), sign)
+    _, sv, Vt = np.linalg.svd(A, full_matrices=False)
+    return Vt[int((sv > 1e-9 * sv[0]).sum()):].T
+
+
+@pytest.mark.parametrize("n_grid", [9, 25])
+def test_functional_equation_solved_numerically_gives_exponentials(n_grid):
+    """Eqs. (10)-(14): the solutions of log f(x+y-z) = log f(x) + log f(y) - log f(z) on a grid are a + b t."""
+    N = _functional_equation_null_space(n_grid)
+    assert N.shape[1] == 2
+    t = np.linspace(-1.5, 2.5, n_grid)
+
+    def distance(h):
+        return np.linalg.norm(h - N @ (N.T @ h)) / np.linalg.norm(h)
+
+    assert distance(np.ones(n_grid)) < 1e-10 and distance(t) < 1e-10
+    assert distance(np.log(0.3 * np.exp(-2.0 * t))) < 1e-10
+    for f in (lambda s: 1 + s ** 2, np.cosh, lambda s: 1 / (1 + np.exp(-s))):
+        assert distance(np.log(f(t))) > 0.05
+
+
+@pytest.fixture(scope="module")
+def news_vectors():
+    """Simpler-GloVe vectors trained briefly on the first 3,000 lines of People's Daily (chapter 04's corpus)."""
+    from kexue.data import load_peoples_daily
+    sents = load_peoples_daily()[:3000]
+    vocab = pmi.build_counted_vocab(sents, 5)
+    pairs = pmi.pmi_pairs(pmi.cooccurrence(sents, vocab, 5), vocab.counts)
+    V, _ = pmi.train_simpler_glove(pairs, len(vocab), 16, epochs=2, batch_size=8192, seed=0)
+    return sents, vocab, V
+
+
+def test_keywords_rank_by_summed_pairwise_model_pmi(news_vectors):
+    """keywords() (summed vectors) = ranking by Σ_i PMI_model(w_i, w), PMI_model = <v_i, v_w> looked up pair by pair."""
+    sents, vocab, V = news_vectors
+    for sent in sents[100:110]:
+        ids = vocab.ids(sent)
+        if len(ids) == 0:
+            continue
+        table = V[ids] @ V.T
+        score = {int(w): float(sum(table[r, w] for r in range(len(ids)))) for w in np.unique(ids)}
+        kw, _ = pmi.keywords(V, ids)
+        assert list(kw) == sorted(score, key=lambda w: (-score[w], w))
+
+
+def test_sentences_rank_by_summed_pairwise_model_pmi_as_by_summed_vectors(news_vectors):
+    """Ranking real sentences by Σ_i Σ_j PMI_model(q_i, s_j) equals ranking by <Σ v_q, Σ v_s>."""
+    sents, vocab, V = news_vectors
+    query = vocab.ids(sents[7])
+    table = V[query] @ V.T
+    cands = [s for s in sents[200:400] if len(vocab.ids(s)) > 0]
+    by_pairs = np.array([sum(table[r, c] for r in range(len(query)) for c in vocab.ids(s)) for s in cands])
+    by_vectors = np.array([V[query].sum(0) @ V[vocab.ids(s)].sum(0) for s in cands])
+    np.testing.assert_allclose(by_pairs, by_vectors, rtol=1e-10, atol=1e-8)
+    assert np.array_equal(np.argsort(-by_pairs, kind="stable"), np.argsort(-by_vectors, kind="stable"))
