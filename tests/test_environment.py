@@ -1,5 +1,6 @@
 """The environment has one source of truth (requirements.txt); the other files must agree:
 the lock, Binder's binder/requirements.txt and postBuild, and the chapters' Colab set-up cell."""
+import importlib.util
 import json
 import os
 import re
@@ -41,8 +42,9 @@ def binder_requirements():
 
 
 def test_binder_folder_is_what_repo2docker_reads():
-    # repo2docker uses binder/ and then ignores configuration files at the root
-    assert not (ROOT / "environment.yml").exists() and not (ROOT / "postBuild").exists()
+    # repo2docker uses binder/ and then ignores configuration files at the root (environment.yml
+    # there is for conda users); a root postBuild would suggest otherwise
+    assert (BINDER / "requirements.txt").is_file() and not (ROOT / "postBuild").exists()
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
     assert (BINDER / "postBuild").stat().st_mode & 0o111, "binder/postBuild must be executable"
 
@@ -93,9 +95,25 @@ def test_colab_cell_pins_agree():
             assert pinned.get(name) == version, f"{md.name}: {name}=={version}, pinned {pinned.get(name)}"
 
 
-@pytest.mark.skipif(os.environ.get("KEXUE_OFFLINE") == "1", reason="needs the package index")
+_spec = importlib.util.spec_from_file_location("index_reachable", ROOT / "scripts" / "index_reachable.py")
+index_reachable = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(index_reachable)
+_index_unreachable = index_reachable.index_unreachable
+
+
+def test_index_probe_reports_an_unreachable_host(monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")   # the discard port: refused
+    assert "127.0.0.1:9 unreachable" in _index_unreachable()
+    monkeypatch.setenv("KEXUE_OFFLINE", "1")
+    assert _index_unreachable() == "KEXUE_OFFLINE=1"
+
+
+@pytest.mark.registry
 def test_binder_requirements_resolve(tmp_path):
     """Everything but the CPU torch (its index is not reachable everywhere) resolves together."""
+    why = _index_unreachable()
+    if why:
+        pytest.skip(f"needs the package index: {why}")
     pins, _ = binder_requirements()
     reqs = [f"{n}=={v}" for n, v in pins.items() if n != "torch"] + [f"torch=={pins['torch'].split('+')[0]}"]
     out = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
@@ -128,3 +146,48 @@ def test_lock_agrees_with_requirements():
 def test_installed_versions_match_pins(name, version):
     installed = metadata.version(name)
     assert installed.split("+")[0] == version, f"{name}: installed {installed}, pinned {version}"
+
+
+# ---- environment.yml (conda and mamba users) ----------------------------------------------
+
+def environment_yml():
+    """``(conda pins, pip lines)`` of environment.yml."""
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip += dep["pip"]
+            continue
+        name, _, version = dep.partition("=")
+        conda[name.lower()] = version.lstrip("=")
+    return env, conda, pip
+
+
+def test_environment_yml_agrees_with_requirements():
+    env, conda, pip_lines = environment_yml()
+    assert env["channels"][0] == "conda-forge"
+    assert conda.pop("python") == "3.11" and conda.pop("pip") == ""
+    pip = _pins(pip_lines)
+    assert not set(conda) & set(pip), f"in both sections: {set(conda) & set(pip)}"
+    req = requirements()
+    listed = {**conda, **pip}
+    assert set(listed) == set(req), (f"missing from environment.yml: {set(req) - set(listed)}; "
+                                     f"not in requirements.txt: {set(listed) - set(req)}")
+    for name, version in listed.items():
+        expected = req[name] + "+cpu" if name == "torch" else req[name]
+        assert version == expected, f"environment.yml: {name} {version}, requirements.txt: {req[name]}"
+
+
+def test_environment_yml_torch_is_the_cpu_build():
+    _, conda, pip_lines = environment_yml()
+    assert "pytorch" not in conda and "torch" not in conda
+    assert f"--extra-index-url {TORCH_CPU_INDEX}" in pip_lines
+    assert _pins(pip_lines)["torch"].endswith("+cpu")
+
+
+def test_environment_yml_names_the_no_deps_step():
+    text = (ROOT / "environment.yml").read_text()
+    assert "pip install --no-deps -r requirements-nodeps.txt" in text
+    assert "environment.yml" in (ROOT / "README.md").read_text()
