@@ -24,8 +24,9 @@ there that does not match its chapter's cached execution, saying so.
 
 **isa pass.** Every chapter runs again with PyTorch's, oneDNN's, MKL's, OpenBLAS' and numpy's
 CPU kernels capped one level below what the machine offers (see :data:`ISA_PROFILES`; on an
-AVX-512 machine: AVX2, as on most laptops; ``--isa sse41`` caps lower still): a stand-in for
-a reader's other CPU. It compares no outputs, but every chapter must run to the end with all
+AVX-512 machine: AVX2, as on most laptops; on an AVX2 machine: AVX without FMA, where oneDNN
+keeps fast convolutions; ``--isa sse41`` caps lower still): a stand-in for a reader's other
+CPU. ``scripts/with-isa.sh avx2 make test`` runs everything as on an AVX2 machine. It compares no outputs, but every chapter must run to the end with all
 its checks passing; it then reports which printed outputs changed compared with the build
 pass, which shows that the settings do change trained numbers.
 
@@ -68,8 +69,19 @@ ISA_PROFILES = {
         "OPENBLAS_CORETYPE": "Haswell",            # OpenBLAS (numpy's, scipy's BLAS): AVX2 kernels
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",     # numpy 2.4's AVX-512 loops
     },
-    # a machine without AVX: the default on machines with AVX2 but no AVX-512 (the capsule
-    # chapters run about four times slower: oneDNN's convolutions have no fast SSE path)
+    # a machine with AVX but no AVX2/FMA (Sandy Bridge, Ivy Bridge): the default on machines
+    # with AVX2 but no AVX-512. oneDNN keeps 8-wide AVX convolutions (no FMA), so the chapters
+    # run at close to full speed, while every library's arithmetic changes
+    "avx": {
+        "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
+        "ONEDNN_MAX_CPU_ISA": "AVX",               # oneDNN: AVX at most (no FMA)
+        "DNNL_MAX_CPU_ISA": "AVX",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX",          # MKL: AVX at most
+        "OPENBLAS_CORETYPE": "Sandybridge",        # OpenBLAS: AVX kernels without FMA
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX2/AVX-512 loops
+    },
+    # a machine without AVX (``--isa sse41``): the capsule chapters run about four times slower,
+    # because oneDNN's convolutions have no fast SSE path
     "sse41": {
         "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
         "ONEDNN_MAX_CPU_ISA": "SSE41",             # oneDNN: SSE4.1 at most
@@ -91,12 +103,36 @@ def cpu_flags() -> set[str]:
     return set(line.group(1).split()) if line else set()
 
 
-def lower_isa(choice: str = "auto", flags: set[str] | None = None) -> tuple[str, dict[str, str]]:
+#: the machine's levels, best first; the isa pass runs one level below the best one in effect
+LEVELS = ("avx512", "avx2", "avx", "sse41")
+#: the level each library cap in the environment stands for (a cap set by the user, e.g. to stand
+#: in for an AVX2 machine: ``scripts/with-isa.sh avx2 make test``)
+_CAP_LEVELS = {"ONEDNN_MAX_CPU_ISA": {"AVX2": "avx2", "AVX": "avx", "SSE41": "sse41"},
+               "ATEN_CPU_CAPABILITY": {"avx2": "avx2", "default": "avx"}}   # ATen has no AVX level
+
+
+def machine_level(flags: set[str] | None = None, env: dict[str, str] | None = None) -> str:
+    """The best instruction set in effect: the CPU's (``/proc/cpuinfo`` flags), lowered to any
+    cap already set in ``env`` (oneDNN's ``ONEDNN_MAX_CPU_ISA``, PyTorch's ``ATEN_CPU_CAPABILITY``)."""
+    flags = cpu_flags() if flags is None else flags
+    env = os.environ if env is None else env
+    level = ("avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else
+             "avx" if "avx" in flags else "sse41")
+    for var, levels in _CAP_LEVELS.items():
+        capped = levels.get(env.get(var, ""))
+        if capped and LEVELS.index(capped) > LEVELS.index(level):
+            level = capped
+    return level
+
+
+def lower_isa(choice: str = "auto", flags: set[str] | None = None,
+              env: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
     """``(name, environment)`` of the lowered instruction set: ``"auto"`` picks the level just
-    below the machine's best (AVX-512 -> ``"avx2"``, otherwise ``"sse41"``)."""
+    below the best one in effect (:func:`machine_level`): AVX-512 -> ``"avx2"``, AVX2 -> ``"avx"``,
+    AVX or less -> ``"sse41"``."""
     if choice == "auto":
-        flags = cpu_flags() if flags is None else flags
-        choice = "avx2" if "avx512f" in flags else "sse41"
+        level = machine_level(flags, env)
+        choice = LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
     if choice not in ISA_PROFILES:
         raise ValueError(f"unknown instruction set {choice!r}; choose auto or one of {sorted(ISA_PROFILES)}")
     return choice, ISA_PROFILES[choice]
@@ -337,11 +373,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="the isa pass's instruction set (auto: one level below the machine's)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("KEXUE_JOBS", "2")))
     ap.add_argument("--table", action="store_true", help="print the timings table of _build/timings.json and stop")
+    ap.add_argument("--print-env", choices=tuple(ISA_PROFILES), metavar="ISA",
+                    help="print the environment that caps every library at ISA (KEY=VALUE lines) and stop")
     ap.add_argument("--export", type=Path, metavar="DIR",
                     help="write each chapter's executed notebook from the cache into DIR and stop")
     a = ap.parse_args(argv)
     if a.table:
         print(format_table(load_timings()))
+        return 0
+    if a.print_env:
+        print("\n".join(f"{k}={v}" for k, v in ISA_PROFILES[a.print_env].items()))
         return 0
     if a.export:
         return export(chapters(a.chapters), a.export)

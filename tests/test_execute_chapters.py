@@ -13,18 +13,40 @@ _spec.loader.exec_module(ec)
 
 
 def test_auto_caps_one_level_below_the_machine():
-    assert ec.lower_isa("auto", {"sse4_2", "avx2", "avx512f"})[0] == "avx2"
-    assert ec.lower_isa("auto", {"sse4_2", "avx2"})[0] == "sse41"
-    assert ec.lower_isa("auto", set())[0] == "sse41"
+    assert ec.lower_isa("auto", {"sse4_2", "avx", "avx2", "avx512f"}, env={})[0] == "avx2"
+    assert ec.lower_isa("auto", {"sse4_2", "avx", "avx2"}, env={})[0] == "avx"
+    assert ec.lower_isa("auto", {"sse4_2", "avx"}, env={})[0] == "sse41"
+    assert ec.lower_isa("auto", set(), env={})[0] == "sse41"
     name, env = ec.lower_isa("sse41")
     assert name == "sse41" and env["ONEDNN_MAX_CPU_ISA"] == "SSE41"
     with pytest.raises(ValueError, match="unknown instruction set 'avx9'"):
         ec.lower_isa("avx9")
 
 
+def test_auto_reads_a_cap_already_in_effect():
+    """Run under scripts/with-isa.sh avx2 on an AVX-512 machine, the pass caps one level below AVX2."""
+    avx512 = {"sse4_2", "avx", "avx2", "avx512f"}
+    assert ec.machine_level(avx512, env=ec.ISA_PROFILES["avx2"]) == "avx2"
+    assert ec.lower_isa("auto", avx512, env=ec.ISA_PROFILES["avx2"])[0] == "avx"
+    assert ec.lower_isa("auto", avx512, env=ec.ISA_PROFILES["avx"])[0] == "sse41"
+    assert ec.machine_level(avx512, env={"ONEDNN_MAX_CPU_ISA": "SSE41"}) == "sse41"
+    # a cap above the machine's best changes nothing
+    assert ec.machine_level({"sse4_2", "avx", "avx2"}, env={"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}) == "avx2"
+
+
+def test_with_isa_exports_the_profile(tmp_path):
+    import subprocess
+    out = subprocess.run(["bash", str(ec.ROOT / "scripts" / "with-isa.sh"), "avx", "env"],
+                         capture_output=True, text=True, check=True)
+    env = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    for key, value in ec.ISA_PROFILES["avx"].items():
+        assert env[key] == value
+
+
 def test_profiles_set_the_same_knobs_and_lower_each():
-    avx2, sse = ec.ISA_PROFILES["avx2"], ec.ISA_PROFILES["sse41"]
-    assert set(avx2) == set(sse)
+    avx2, avx, sse = ec.ISA_PROFILES["avx2"], ec.ISA_PROFILES["avx"], ec.ISA_PROFILES["sse41"]
+    assert set(avx2) == set(avx) == set(sse)
+    assert [avx2["ONEDNN_MAX_CPU_ISA"], avx["ONEDNN_MAX_CPU_ISA"], sse["ONEDNN_MAX_CPU_ISA"]] == ["AVX2", "AVX", "SSE41"]
     # the SSE profile disables every numpy feature group the AVX2 one does, and more
     assert set(avx2["NPY_DISABLE_CPU_FEATURES"].split()) < set(sse["NPY_DISABLE_CPU_FEATURES"].split())
 
