@@ -24,8 +24,8 @@ there that does not match its chapter's cached execution, saying so.
 
 **isa pass.** Every chapter runs again with PyTorch's, oneDNN's, MKL's, OpenBLAS' and numpy's
 CPU kernels capped one level below what the machine offers (see :data:`ISA_PROFILES`; on an
-AVX-512 machine: AVX2, as on most laptops; on an AVX2 machine: AVX without FMA, where oneDNN
-keeps fast convolutions; ``--isa sse41`` caps lower still): a stand-in for a reader's other
+AVX-512 machine: AVX2, as on most laptops; on an AVX2 machine: ``mixed``, every library below
+AVX2 except oneDNN's convolutions; ``--isa avx`` and ``--isa sse41`` cap lower still): a stand-in for a reader's other
 CPU. ``scripts/with-isa.sh avx2 make test`` runs everything as on an AVX2 machine. It compares no outputs, but every chapter must run to the end with all
 its checks passing; it then reports which printed outputs changed compared with the build
 pass, which shows that the settings do change trained numbers.
@@ -69,9 +69,20 @@ ISA_PROFILES = {
         "OPENBLAS_CORETYPE": "Haswell",            # OpenBLAS (numpy's, scipy's BLAS): AVX2 kernels
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",     # numpy 2.4's AVX-512 loops
     },
-    # a machine with AVX but no AVX2/FMA (Sandy Bridge, Ivy Bridge): the default on machines
-    # with AVX2 but no AVX-512. oneDNN keeps 8-wide AVX convolutions (no FMA), so the chapters
-    # run at close to full speed, while every library's arithmetic changes
+    # the level below AVX2 on an AVX2 machine: every library below AVX2 except oneDNN, whose
+    # convolutions keep their AVX2 kernels (capped at AVX they take about twice as long); the
+    # arithmetic still changes everywhere else (PyTorch's own elementwise and reduction kernels,
+    # MKL, OpenBLAS, numpy), which moves the chapters' trained numbers
+    "mixed": {
+        "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
+        "ONEDNN_MAX_CPU_ISA": "AVX2",              # oneDNN: AVX2 convolutions kept
+        "DNNL_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX",          # MKL: AVX at most
+        "OPENBLAS_CORETYPE": "Sandybridge",        # OpenBLAS: AVX kernels without FMA
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX2/AVX-512 loops
+    },
+    # a machine with AVX but no AVX2/FMA (Sandy Bridge, Ivy Bridge), ``--isa avx``: every library
+    # at AVX, oneDNN included (the capsule chapters take about twice as long as at AVX2)
     "avx": {
         "ATEN_CPU_CAPABILITY": "default",          # PyTorch's own kernels: no AVX2/AVX-512 code paths
         "ONEDNN_MAX_CPU_ISA": "AVX",               # oneDNN: AVX at most (no FMA)
@@ -128,11 +139,13 @@ def machine_level(flags: set[str] | None = None, env: dict[str, str] | None = No
 def lower_isa(choice: str = "auto", flags: set[str] | None = None,
               env: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
     """``(name, environment)`` of the lowered instruction set: ``"auto"`` picks the level just
-    below the best one in effect (:func:`machine_level`): AVX-512 -> ``"avx2"``, AVX2 -> ``"avx"``,
-    AVX or less -> ``"sse41"``."""
+    below the best one in effect (:func:`machine_level`): AVX-512 -> ``"avx2"``, AVX2 -> ``"mixed"``,
+    AVX or less -> ``"sse41"``. ``"mixed"`` keeps oneDNN's AVX2 convolutions and lowers everything
+    else, which changes the arithmetic at close to full speed."""
     if choice == "auto":
         level = machine_level(flags, env)
         choice = LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+        choice = "mixed" if choice == "avx" else choice
     if choice not in ISA_PROFILES:
         raise ValueError(f"unknown instruction set {choice!r}; choose auto or one of {sorted(ISA_PROFILES)}")
     return choice, ISA_PROFILES[choice]

@@ -9,26 +9,27 @@ cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
 . scripts/env.sh
 t0=$(date +%s)
-echo "== unit tests"
+stage() { echo "== $* [at $(( $(date +%s) - t0 )) s]"; }   # each step with the time elapsed so far
+stage "unit tests"
 python -m pytest -q -p no:cacheprovider -n 2 tests --ignore=tests/book
-echo "== one chapter as Colab runs it (its hidden first cell installs the book from this clone; pinned frameworks)"
+stage "one chapter as Colab runs it (its hidden first cell installs the book from this clone; pinned frameworks)"
 if why=$(python scripts/index_reachable.py); then
   COLAB_CHECK_PINNED=1 scripts/colab-check.sh 04
 else
   echo "skipped: its set-up cell installs the data packages from the package index, and $why"
 fi
-echo "== book build (executes every chapter whose code or inputs changed, two at a time)"
+stage "book build (executes every chapter whose code or inputs changed, two at a time)"
 rm -rf _build/jupyter_execute
 scripts/build-book.sh
-echo "== chapters under nbval (second execution, outputs compared with the build's)"
+stage "chapters under nbval (second execution, outputs compared with the build's)"
 python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -p tests.nbval_plugin --nbval \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 $(ls -r _build/jupyter_execute/chapters/*.ipynb)   # longest (last) first
-echo "== chapters with the CPU kernels capped at a lower instruction set (third execution)"
+stage "chapters with the CPU kernels capped at a lower instruction set (third execution)"
 python scripts/execute_chapters.py --pass isa
-if command -v xelatex >/dev/null; then echo "== PDF (whole book, from the build's notebook cache)"; bash scripts/build-pdf.sh
+if command -v xelatex >/dev/null; then stage "PDF (whole book, from the build's notebook cache)"; bash scripts/build-pdf.sh
 else echo "== PDF: skipped (no TeX Live; to build it: sudo apt-get install texlive-xetex texlive-fonts-recommended texlive-lang-chinese texlive-latex-extra latexmk fonts-noto-cjk fonts-freefont-otf fonts-dejavu-core poppler-utils)"; fi
-echo "== built book"
+stage "built book"
 python -m pytest -q -p no:cacheprovider tests/book
-echo "== per-chapter timings (seconds; peak resident memory in MB)"
+stage "per-chapter timings (seconds; peak resident memory in MB)"
 python scripts/execute_chapters.py --table
 echo "all tests passed in $(( $(date +%s) - t0 )) s (after installation)"

@@ -4,7 +4,7 @@
 # scripts/execute_chapters.py's ISA_PROFILES). For instance, on an AVX-512 machine,
 #   scripts/with-isa.sh avx2 make test
 # builds and tests as an AVX2 laptop would: every chapter executes at AVX2, and the lowered-ISA
-# pass caps one level further (AVX without FMA).
+# pass caps one level further ("mixed": every library below AVX2 except oneDNN's convolutions).
 set -euo pipefail
 isa=${1:?usage: scripts/with-isa.sh avx2|avx|sse41 COMMAND...}; shift
 cd "$(dirname "$0")/.."

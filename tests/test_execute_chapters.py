@@ -14,7 +14,7 @@ _spec.loader.exec_module(ec)
 
 def test_auto_caps_one_level_below_the_machine():
     assert ec.lower_isa("auto", {"sse4_2", "avx", "avx2", "avx512f"}, env={})[0] == "avx2"
-    assert ec.lower_isa("auto", {"sse4_2", "avx", "avx2"}, env={})[0] == "avx"
+    assert ec.lower_isa("auto", {"sse4_2", "avx", "avx2"}, env={})[0] == "mixed"
     assert ec.lower_isa("auto", {"sse4_2", "avx"}, env={})[0] == "sse41"
     assert ec.lower_isa("auto", set(), env={})[0] == "sse41"
     name, env = ec.lower_isa("sse41")
@@ -27,7 +27,9 @@ def test_auto_reads_a_cap_already_in_effect():
     """Run under scripts/with-isa.sh avx2 on an AVX-512 machine, the pass caps one level below AVX2."""
     avx512 = {"sse4_2", "avx", "avx2", "avx512f"}
     assert ec.machine_level(avx512, env=ec.ISA_PROFILES["avx2"]) == "avx2"
-    assert ec.lower_isa("auto", avx512, env=ec.ISA_PROFILES["avx2"])[0] == "avx"
+    assert ec.lower_isa("auto", avx512, env=ec.ISA_PROFILES["avx2"])[0] == "mixed"
+    assert ec.ISA_PROFILES["mixed"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"      # fast convolutions kept
+    assert ec.ISA_PROFILES["mixed"]["ATEN_CPU_CAPABILITY"] == "default"  # PyTorch's own kernels lowered
     assert ec.lower_isa("auto", avx512, env=ec.ISA_PROFILES["avx"])[0] == "sse41"
     assert ec.machine_level(avx512, env={"ONEDNN_MAX_CPU_ISA": "SSE41"}) == "sse41"
     # a cap above the machine's best changes nothing
