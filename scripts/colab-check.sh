@@ -69,6 +69,7 @@ export KEXUE_HOME=$work/content/kexue-book
 export IPYTHONDIR=$work/ipython
 export JUPYTER_DATA_DIR=$work/jupyter   # no user-level kernelspec: the venv's own python3 kernel
 export MPLBACKEND=agg
+export KEXUE_RESULTS_DIR=$work/results   # what the chapter records stays in the throwaway folder, not in the book's _build
 unset PYTHONPATH KEXUE_PROGRESS PYTHONHASHSEED
 if [ -n "$(git -C "$repo" status --porcelain -- src chapters experiments/results pyproject.toml)" ]; then
   echo "note: uncommitted changes in src/, chapters/ or experiments/results are not seen (the notebook fetches $KEXUE_REF)" >&2
