@@ -32,12 +32,13 @@ def _cell(entry: dict | None) -> str:
         return "—"
     if entry.get("status") != "passed":
         return str(entry.get("status", "?"))
-    return f"{entry['seconds']:.0f} s, {entry['peak_rss_mb'] / 1000:.2f} GB"
+    # no-break spaces keep a number with its unit in a narrow column (HTML and PDF)
+    return f"{entry['seconds']:.0f}\u00a0s, {entry['peak_rss_mb'] / 1000:.2f}\u00a0GB"
 
 
 def _peak(entries: list[dict | None]) -> str:
     mbs = [e["peak_rss_mb"] for e in entries if e and "peak_rss_mb" in e]
-    return f"{max(mbs) / 1000:.2f} GB" if mbs else "—"
+    return f"{max(mbs) / 1000:.2f}\u00a0GB" if mbs else "—"
 
 
 def render(timings: dict, paths: list[dict]) -> str:
