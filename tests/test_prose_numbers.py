@@ -66,6 +66,11 @@ ALLOWED: dict[str, dict[str, str]] = {
         "10,000": "MNIST's test set (kexue.data.load_mnist: 10,000 images)",
         "1.1": "the version of the SIL Open Font License (the CJK font's licence)",
     },
+    "running": {
+        "2.5": "the memory bound (GB) the page promises on every path: a promise, not a run's number; "
+               "tests/test_run_paths.py and tests/book/test_running_page.py check every recorded run "
+               "and the built table against it",
+    },
     "01": {
         "784": "kexue.losses.experiment.FeatureNet: 28 × 28 = 784 input pixels",
         "128": "kexue.losses.experiment.FeatureNet: first hidden layer, hidden=128",
