@@ -442,10 +442,11 @@ for p in listings[:3]:
 # ## The post's sentences, scored again
 #
 # The post's sentences are scored below on the post's own tokens (recovered from its
-# listings), so the two rankings can be compared word by word. Green means a positive
-# score, red a negative one, and the opacity is the size relative to the sentence's
-# largest score; hover over a word to see its score. Each pair of lines shows the post's
-# scores, then ours; ρ is the Spearman rank correlation between them.
+# listings), so the two rankings can be compared word by word. On the web page and in a
+# notebook, green means a positive score, red a negative one, and the opacity is the size
+# relative to the sentence's largest score; hover over a word to see its score. In the PDF
+# and in the script's output, each word is followed by its score. Each pair of lines shows
+# the post's scores, then ours; ρ is the Spearman rank correlation between them.
 
 # %%
 same_cut = sum(seg(p.text) == list(p.tokens) for p in listings)

@@ -77,6 +77,9 @@ def test_table_renders_each_path_as_a_column():
                            "02": {"status": "failed", "seconds": 3.0, "peak_rss_mb": 500.0}}}]
     text = RP.render(timings, paths)
     lines = text.replace("\u00a0", " ").splitlines()      # cells keep number and unit together
+    assert lines[0].startswith("```{tabularcolumns} ") and lines[0].count(r"\Y{") == 3   # PDF widths
+    assert lines[1] == "```"
+    lines = lines[3:]
     assert lines[0] == "| chapter | this build | Colab (x) |"
     assert lines[2] == "| 01 | 30 s, 1.20 GB | 62 s, 1.43 GB |"
     assert lines[3] == "| 02 | — | failed |"

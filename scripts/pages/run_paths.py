@@ -41,6 +41,15 @@ def _peak(entries: list[dict | None]) -> str:
     return f"{max(mbs) / 1000:.2f}\u00a0GB" if mbs else "—"
 
 
+def _pdf_columns(n: int) -> str:
+    """The table's columns in the PDF (HTML ignores it): a narrow first one, the others equal and
+    ragged-right, so that "166 s, 1.28 GB" stays on one line in every column."""
+    first = 0.10
+    col = r">{\raggedright\arraybackslash}\Y{%.3f}"
+    spec = col % first + (col % ((1 - first) / (n - 1))) * (n - 1)
+    return "```{tabularcolumns} " + spec + "\n```\n"
+
+
 def render(timings: dict, paths: list[dict]) -> str:
     built = timings.get("chapters", {})
     names = sorted(set(built) | {n for p in paths for n in p.get("chapters", {})})
@@ -50,7 +59,7 @@ def render(timings: dict, paths: list[dict]) -> str:
         b = built.get(n, {}).get("build")
         rows.append([n, _cell(dict(b, status="passed") if b else None)]
                     + [_cell(p.get("chapters", {}).get(n)) for p in paths])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [_pdf_columns(len(head)), "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     peaks = [_peak([b.get("build") for b in built.values()])] + [
         _peak(list(p.get("chapters", {}).values())) for p in paths]

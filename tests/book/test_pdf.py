@@ -118,6 +118,17 @@ def test_log_has_no_missing_glyphs_or_font_substitutions():
     assert not bad, "LaTeX log reports missing glyphs or substituted fonts:\n" + "\n".join(bad[:20])
 
 
+def test_nothing_runs_into_the_margin():
+    """Wide tables, long code lines and formulas fit the text width: LaTeX reports every line that
+    sticks out ("Overfull \\hbox (Xpt too wide)"); none may stick out by more than 30 pt (about
+    1 cm, well inside the page's margin)."""
+    log = LOG.read_text(encoding="utf-8", errors="replace")
+    over = [(float(m.group(1)), m.group(0)) for m in
+            re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)[^\n]*", log)]
+    wide = sorted((o for o in over if o[0] > 30), reverse=True)
+    assert not wide, "lines running into the margin:\n" + "\n".join(text for _, text in wide[:10])
+
+
 def test_every_font_embedded_and_a_cjk_one_among_them():
     rows = []
     for line in _run("pdffonts", str(PDF)).splitlines()[2:]:
