@@ -394,7 +394,7 @@ check(max(val_acc, lr_acc) < post_acc, f"neither model reaches the post's {post_
 
 # %%
 probes = kexue.results.load_recorded("02-probes.json")
-# The live run is this page's configuration; the recorded 'base', 'seed 1' and 'seed 2' probes are the
+# The live run is this page's configuration; the recorded 'base', 'seed 1' and 'seed 2' variations are the
 # same configuration with three seeds. On another CPU the live run is in effect another draw, so it is
 # compared with the seeds' range at the same epoch, widened by a stated margin of 0.02 (about 70 reviews).
 same_config = [run["val_acc"][EPOCHS - 1] for name, run in probes["probes"].items() if name in ("base", "seed 1", "seed 2")]

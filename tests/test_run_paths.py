@@ -25,8 +25,6 @@ def memory_claim_gb(pattern: str) -> float:
     return float(m.group(1))
 
 
-BINDER_CLAIM = r"On Binder every chapter stays below (\d+(?:\.\d+)?) GB"
-ANY_PATH_CLAIM = r"no chapter needs more than (\d+(?:\.\d+)?) GB on any path"
 
 
 def test_the_colab_and_binder_paths_are_recorded():
@@ -47,14 +45,14 @@ def test_path_covers_every_chapter_and_all_passed(path):
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_page_memory_claim_holds_on_every_path(path):
-    limit_mb = memory_claim_gb(ANY_PATH_CLAIM) * 1000
+    limit_mb = memory_claim_gb(RP.ANY_PATH_CLAIM) * 1000
     rec = json.loads(path.read_text())
     over = {nn: e["peak_rss_mb"] for nn, e in rec["chapters"].items() if e["peak_rss_mb"] > limit_mb}
     assert not over, f"{path.name}: above the {limit_mb:.0f} MB the page promises: {over}"
 
 
 def test_page_binder_claim_holds_and_is_within_binders_limit():
-    limit_mb = memory_claim_gb(BINDER_CLAIM) * 1000
+    limit_mb = memory_claim_gb(RP.BINDER_CLAIM) * 1000
     assert limit_mb <= 2000, "the page's Binder bound must be within mybinder.org's 2 GB"
     rec = json.loads((ROOT / "book" / "run_paths" / "binder.json").read_text())
     over = {nn: max(e["peak_rss_mb"], e.get("watchdog_peak_mb", 0))

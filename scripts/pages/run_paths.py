@@ -18,6 +18,10 @@ from execute_chapters import load_timings  # noqa: E402
 RUN_PATHS = ROOT / "book" / "run_paths"
 ORDER = ["local", "colab-latest", "colab-pinned", "binder"]     # columns, left to right
 SHOWN_VERSIONS = ["python", "torch", "tensorflow", "keras", "numpy"]
+# The memory bounds "Running the book" states in its prose (group 1: GB), which the tests keep true
+# against the recorded runs (tests/test_run_paths.py) and the built table (tests/book/test_running_page.py)
+BINDER_CLAIM = r"On Binder every chapter stays below (\d+(?:\.\d+)?) GB"
+ANY_PATH_CLAIM = r"no chapter needs more than (\d+(?:\.\d+)?) GB on any path"
 
 
 def load_run_paths(folder: Path = RUN_PATHS) -> list[dict]:
